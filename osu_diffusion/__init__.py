@@ -1,0 +1,1 @@
+"""osu_diffusion: a small diffusion model that refines generated hit-object positions."""
