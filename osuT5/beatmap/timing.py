@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 
 from .objects import TimingPoint
@@ -90,25 +91,23 @@ class TimingIndex:
         return 0
 
     def nearest_tick(self, time_ms: float, divisor: int) -> float:
-        """The exact (unrounded) tick of `divisor` nearest to `time_ms`, looking at the redline in
-        effect and the next one (an object just before a redline may belong to it)."""
-        best = time_ms
-        best_err = float("inf")
+        """The exact (unrounded) time of the tick nearest to `time_ms` whose smallest divisor is
+        `divisor` (a 1/4 tick that is also a 1/2 tick counts as 1/2). Looks at the redline in effect
+        and its neighbours, each within its own section (2 ms leeway)."""
+        best, best_err = time_ms, float("inf")
         i = self.redline_index_at(time_ms)
-        for redline in self.redlines[max(i - 1, 0) : i + 2]:
+        for j in range(max(i - 1, 0), min(i + 2, len(self.redlines))):
+            redline = self.redlines[j]
+            section_start = redline.time - SNAP_TOLERANCE_MS if j > 0 else float("-inf")
+            section_end = (
+                self.redlines[j + 1].time + SNAP_TOLERANCE_MS if j + 1 < len(self.redlines) else float("inf")
+            )
             step = redline.ms_per_beat / divisor
-            tick = redline.time + round((time_ms - redline.time) / step) * step
-            next_start = self._next_redline_time(redline)
-            # A tick belongs to a redline only inside that redline's section (2 ms leeway).
-            if tick < redline.time - SNAP_TOLERANCE_MS and redline is not self.redlines[0]:
-                continue
-            if next_start is not None and tick > next_start + SNAP_TOLERANCE_MS:
-                continue
-            err = abs(tick - time_ms)
-            if err < best_err:
-                best, best_err = tick, err
+            k0 = round((time_ms - redline.time) / step)
+            for k in range(k0 - 2, k0 + 3):
+                tick = redline.time + k * step
+                if math.gcd(k, divisor) != 1 or not section_start <= tick <= section_end:
+                    continue
+                if abs(tick - time_ms) < best_err:
+                    best, best_err = tick, abs(tick - time_ms)
         return best
-
-    def _next_redline_time(self, redline: TimingPoint) -> float | None:
-        i = self.redlines.index(redline)
-        return self.redlines[i + 1].time if i + 1 < len(self.redlines) else None
