@@ -9,12 +9,14 @@ timed thing and end with a type event (`CIRCLE`, `SLIDER_HEAD`, `BEAT`, ...):
 `SNAPPING` names the beat divisor whose tick the time sits on, and the rare `TICK_OFFSET` the
 milliseconds between the object and that tick rounded down (mappers' off-by-one placements), so
 snapped times decode exactly. An unsnapped time (divisor 0) carries `TIME_FINE`, its millisecond
-inside the 10 ms step. Timing markers carry a bare `TIME_SHIFT`. In an event list, `TIME_SHIFT` holds absolute milliseconds; the tokenizer turns it into 10 ms steps
+inside the 10 ms step. BEAT and MEASURE markers carry a bare `TIME_SHIFT`; a TIMING_POINT marker adds
+`TIME_FINE` so redline offsets decode to the millisecond. In an event list, `TIME_SHIFT` holds absolute milliseconds; the tokenizer turns it into 10 ms steps
 relative to a window start. Slider anchors carry a position but no time.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from enum import Enum
 
@@ -132,6 +134,7 @@ POS_Y_MIN, POS_Y_MAX = -256, 640
 POS_NX = (POS_X_MAX - POS_X_MIN) // POS_CELL_PX + 1
 POS_NY = (POS_Y_MAX - POS_Y_MIN) // POS_CELL_PX + 1
 REFINE_N = POS_CELL_PX // POS_REFINE_PX
+PLAYFIELD_WIDTH, PLAYFIELD_HEIGHT = 512, 384
 MAX_KEYCOUNT = 18
 MAX_SNAP_DIVISOR = 16
 MAX_TICK_OFFSET_MS = 3
@@ -151,14 +154,19 @@ def encode_position(x: float, y: float) -> tuple[int, int]:
 
 
 def decode_position(pos: int, refine: int | None) -> tuple[int, int]:
-    """Playfield position of a (POS, POS_REFINE) pair: the lower corner of the 2 px cell (so 0 and
-    512 stay inside the playfield); the 32 px cell centre when no refinement is given."""
+    """Playfield position of a (POS, POS_REFINE) pair: the centre of the 2 px cell (error <= 1 px),
+    except on the playfield's right and bottom edges, which stay exact so objects stay inside;
+    the 32 px cell centre when no refinement is given."""
     xi, yi = pos % POS_NX, pos // POS_NX
     if refine is None:
-        ox = oy = POS_CELL_PX // 2
-    else:
-        ox, oy = (refine % REFINE_N) * POS_REFINE_PX, (refine // REFINE_N) * POS_REFINE_PX
-    return xi * POS_CELL_PX + POS_X_MIN + ox, yi * POS_CELL_PX + POS_Y_MIN + oy
+        return (
+            xi * POS_CELL_PX + POS_X_MIN + POS_CELL_PX // 2,
+            yi * POS_CELL_PX + POS_Y_MIN + POS_CELL_PX // 2,
+        )
+    x = xi * POS_CELL_PX + POS_X_MIN + (refine % REFINE_N) * POS_REFINE_PX
+    y = yi * POS_CELL_PX + POS_Y_MIN + (refine // REFINE_N) * POS_REFINE_PX
+    half = POS_REFINE_PX // 2
+    return (x if x == PLAYFIELD_WIDTH else x + half), (y if y == PLAYFIELD_HEIGHT else y + half)
 
 
 def encode_hitsound(bits: int, normal_set: int, addition_set: int) -> int:
@@ -197,11 +205,13 @@ def split_groups(events: list[Event]) -> list[list[Event]]:
     return groups
 
 
-def slice_events(events: list[Event], start_ms: int, end_ms: int) -> list[Event]:
+def slice_events(
+    events: list[Event], start_ms: int, end_ms: int, times: list[int | None] | None = None
+) -> list[Event]:
     """The events whose group time lies in [start_ms, end_ms); untimed groups (slider anchors)
-    travel with the timed group before them."""
-    return [
-        e
-        for e, t in zip(events, group_time_ms(events), strict=True)
-        if t is not None and start_ms <= t < end_ms
-    ]
+    travel with the timed group before them. Pass `times` (from `group_time_ms`, events sorted
+    by group time) to slice many windows of one list quickly."""
+    if times is None:
+        times = group_time_ms(events)
+    keyed = [-(2**62) if t is None else t for t in times]
+    return events[bisect.bisect_left(keyed, start_ms) : bisect.bisect_left(keyed, end_ms)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 from osuT5.errors import BeatmapError
@@ -29,7 +30,11 @@ def read_osz(path: str | Path) -> tuple[dict[str, Beatmap], dict[str, bytes]]:
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            data = archive.read(info)
+            try:
+                data = archive.read(info)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+                # A truncated or corrupt entry (bad CRC), or an encrypted or unsupported one.
+                raise BeatmapError(f"cannot read {info.filename!r} from the archive ({e})", path) from None
             if info.filename.lower().endswith(".osu"):
                 beatmaps[info.filename] = parse_beatmap_bytes(data, f"{path}!{info.filename}")
             else:

@@ -26,12 +26,17 @@ from .objects import (
 )
 from .timing import TimingIndex
 
-HEADER_RE = re.compile(r"osu file format v(\d+)")
+HEADER_PREFIX = "osu file format v"
+# Line breaks as osu!'s reader splits lines: not str.splitlines(), which also breaks at \x85 and
+# U+2028 (found in latin-1 metadata) and would cut a line in two.
+LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 SECTION_RE = re.compile(r"^\[(\w+)\]\s*$")
 # osu! refuses coordinates and times beyond these magnitudes.
 MAX_COORDINATE = 131072.0
 MAX_TIME_MS = 2**31 - 1
+MAX_PARSE = 2**31 - 1  # osu!'s limit for any number it parses (int.MaxValue)
 MAX_SLIDES = 9000
+MAX_VERSION = 2**31 - 1
 KEY_VALUE_SECTIONS = {
     "General": "general",
     "Editor": "editor",
@@ -64,7 +69,8 @@ def parse_beatmap_file(path: str | Path) -> Beatmap:
 
 def parse_beatmap_bytes(data: bytes, path: str | Path | None = None) -> Beatmap:
     try:
-        text = data.decode("utf-8-sig")
+        # osu! honours a UTF-16 byte-order mark (files saved by Notepad as "Unicode").
+        text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
     except UnicodeDecodeError:
         # Some very old maps are not UTF-8; osu! reads them with the system code page.
         text = data.decode("latin-1")
@@ -74,7 +80,7 @@ def parse_beatmap_bytes(data: bytes, path: str | Path | None = None) -> Beatmap:
 
 
 def parse_beatmap_text(text: str, path: str | Path | None = None) -> Beatmap:
-    lines = text.splitlines()
+    lines = LINE_BREAK_RE.split(text)
     beatmap = Beatmap(path=Path(path) if path is not None else None)
     start = _read_header(lines, beatmap, path)
     section: str | None = None
@@ -82,7 +88,16 @@ def parse_beatmap_text(text: str, path: str | Path | None = None) -> Beatmap:
     saw_section = False
     for number, raw in enumerate(lines[start:], start=start + 1):
         line = raw.rstrip()
-        match = SECTION_RE.match(line.strip())
+        stripped = line.strip()
+        if not stripped or stripped.startswith("//"):
+            # Blank or a comment; [Events] keeps its comments (they name the storyboard layers).
+            if stripped and section == "Events":
+                beatmap.events.append(line)
+            continue
+        # Like osu!, cut "// comment" off line ends, except in Metadata whose values may hold "//".
+        if section != "Metadata" and "//" in stripped:
+            stripped = stripped[: stripped.index("//")].rstrip()
+        match = SECTION_RE.match(stripped) if stripped[0] == "[" else None
         if match:
             section = match.group(1)
             saw_section = True
@@ -96,12 +111,9 @@ def parse_beatmap_text(text: str, path: str | Path | None = None) -> Beatmap:
                 beatmap.warnings.append(f"line {number}: unknown section [{section}] kept verbatim")
             continue
         if section == "Events":
-            # Storyboard lines are indented and comments mark layers: keep them all verbatim.
-            if line.strip():
-                beatmap.events.append(line)
+            beatmap.events.append(line)  # verbatim: storyboard lines are indented
             continue
-        stripped = line.strip()
-        if not stripped or stripped.startswith("//") or section is None:
+        if section is None:
             continue
         try:
             if section in KEY_VALUE_SECTIONS:
@@ -116,27 +128,35 @@ def parse_beatmap_text(text: str, path: str | Path | None = None) -> Beatmap:
                 beatmap.extra_sections[section].append(line)
         except _LineError as e:
             raise BeatmapError(str(e), path, number) from None
-    if not saw_section:
-        raise BeatmapError("no [Section] found: not a .osu beatmap", path)
+    # A header alone is an (empty) beatmap to osu!; without either, the text is not a beatmap.
+    if not saw_section and start == 0:
+        raise BeatmapError("no 'osu file format vN' header and no [Section]: not a .osu beatmap", path)
     _read_hit_objects(beatmap, raw_hit_objects, path)
     return beatmap
 
 
 def _read_header(lines: list[str], beatmap: Beatmap, path) -> int:
-    """Return the index of the first line after the header; missing headers mean the latest version."""
+    """Return the index of the first line after the header (0 if there is none).
+
+    Like osu!, only a first non-blank line that starts with the header counts; a missing or
+    mangled header means the latest version, and a header with an unreadable number is an error.
+    """
     for index, line in enumerate(lines):
-        if not line.strip():
+        line = line.strip().lstrip("\ufeff")
+        if not line:
             continue
-        match = HEADER_RE.search(line)
-        if match:
-            beatmap.format_version = int(match.group(1))
+        if line.startswith(HEADER_PREFIX):
+            number = line[len(HEADER_PREFIX) :].strip()
+            if not (number.isascii() and number.isdigit() and len(number) < 11) or int(number) > MAX_VERSION:
+                raise BeatmapError(f"unreadable format version in header {line!r}", path, index + 1)
+            beatmap.format_version = int(number)
             return index + 1
         # osu! falls back to the latest format when the header is absent or mangled.
         beatmap.format_version = LATEST_VERSION
         beatmap.warnings.append(
             f"line {index + 1}: no 'osu file format vN' header, reading as v{LATEST_VERSION}"
         )
-        return index
+        return 0
     raise BeatmapError("empty file", path)
 
 
@@ -148,20 +168,28 @@ def _read_key_value(section: dict[str, str], line: str) -> None:
 
 
 def _number(text: str, what: str, limit: float | None = None, allow_nan: bool = False) -> float:
+    # The hot path of parsing (millions of calls over a corpus): one float() and one comparison.
     try:
-        value = float(text.strip())
+        value = float(text)
     except ValueError:
         raise _LineError(f"{what} is not a number: {text.strip()!r}") from None
-    if math.isnan(value) and not allow_nan:
-        raise _LineError(f"{what} is NaN")
-    if math.isinf(value) or (limit is not None and abs(value) > limit):
+    if value - value != 0.0:  # NaN or infinite
+        if allow_nan and math.isnan(value):
+            return value
+        raise _LineError(f"{what} is NaN" if math.isnan(value) else f"{what} out of range: {text.strip()!r}")
+    if limit is not None and not -limit <= value <= limit:
         raise _LineError(f"{what} out of range: {text.strip()!r}")
     return value
 
 
 def _integer(text: str, what: str) -> int:
-    value = _number(text, what, limit=2**31)
-    return int(value)
+    try:
+        value = int(text)  # fast path for the usual plain integer
+    except ValueError:
+        return int(_number(text, what, limit=2**31))
+    if not -(2**31) <= value <= 2**31:
+        raise _LineError(f"{what} out of range: {text.strip()!r}")
+    return value
 
 
 def _read_timing_line(beatmap: Beatmap, line: str, number: int) -> None:
@@ -209,6 +237,8 @@ def _read_colour(beatmap: Beatmap, line: str, number: int) -> None:
 
 
 def _read_hit_sample(text: str) -> HitSample:
+    if text == "0:0:0:0:":  # by far the most common value
+        return HitSample()
     parts = text.split(":")
     sample = HitSample()
     try:
@@ -222,7 +252,8 @@ def _read_hit_sample(text: str) -> HitSample:
     except ValueError:
         raise _LineError(f"bad hit sample field {text!r}") from None
     if len(parts) > 4:
-        sample.filename = parts[4]
+        # Stripped: a trailing space could not survive a write (lines are stripped when read).
+        sample.filename = parts[4].strip()
     return sample
 
 
@@ -242,8 +273,11 @@ def _read_curve(text: str) -> tuple[str, list[tuple[float, float]], list[str | N
         x_text, sep, y_text = token.partition(":")
         if not sep:
             raise _LineError(f"bad slider control point {token!r}")
-        # Unlike object positions, far-away control points occur in ranked maps: accept any finite value.
-        points.append((_number(x_text, "control point x"), _number(y_text, "control point y")))
+        # Unlike object positions, far-away control points occur in ranked maps (up to 262144):
+        # accept up to osu!'s general parse limit, beyond which path geometry overflows.
+        points.append(
+            (_number(x_text, "control point x", MAX_PARSE), _number(y_text, "control point y", MAX_PARSE))
+        )
         types.append(pending)
         pending = None
     if not any(types):
@@ -262,37 +296,27 @@ def _read_hit_object(line: str, version: int) -> HitObject:
     time = _number(parts[2], "time", MAX_TIME_MS)
     type_bits = _integer(parts[3], "type")
     hitsound = _integer(parts[4], "hitsound") if len(parts) > 4 and parts[4].strip() else 0
-    common = dict(
-        x=x,
-        y=y,
-        time=time,
-        new_combo=bool(type_bits & TYPE_NEW_COMBO),
-        combo_skip=(type_bits & TYPE_COMBO_SKIP_MASK) >> 4,
-        hitsound=hitsound,
-    )
+    # Positional (x, y, time, new_combo, combo_skip, hitsound): this runs once per object.
+    common = (x, y, time, bool(type_bits & TYPE_NEW_COMBO), (type_bits & TYPE_COMBO_SKIP_MASK) >> 4, hitsound)
     if type_bits & TYPE_CIRCLE:
-        obj: HitObject = Circle(**common)
-        if len(parts) > 5:
-            obj.hit_sample = _read_hit_sample(parts[5])
+        obj: HitObject = Circle(*common, _read_hit_sample(parts[5]) if len(parts) > 5 else HitSample())
     elif type_bits & TYPE_SLIDER:
         obj = _read_slider(parts, common)
     elif type_bits & TYPE_SPINNER:
         end = _number(parts[5], "spinner end time", MAX_TIME_MS) if len(parts) > 5 else time
-        obj = Spinner(**common, spinner_end=max(time, end))
-        if len(parts) > 6:
-            obj.hit_sample = _read_hit_sample(parts[6])
+        sample = _read_hit_sample(parts[6]) if len(parts) > 6 else HitSample()
+        obj = Spinner(*common, sample, spinner_end=max(time, end))
     elif type_bits & TYPE_HOLD_NOTE:
         end_text, _, sample_text = (parts[5] if len(parts) > 5 else "").partition(":")
         end = _number(end_text, "hold note end time", MAX_TIME_MS) if end_text.strip() else time
-        obj = HoldNote(**common, hold_end=max(time, end))
-        if sample_text:
-            obj.hit_sample = _read_hit_sample(sample_text)
+        sample = _read_hit_sample(sample_text) if sample_text else HitSample()
+        obj = HoldNote(*common, sample, hold_end=max(time, end))
     else:
         raise _LineError(f"unknown hit object type {type_bits}")
     return obj
 
 
-def _read_slider(parts: list[str], common: dict) -> Slider:
+def _read_slider(parts: list[str], common: tuple) -> Slider:
     if len(parts) < 7:
         raise _LineError("slider needs curve and slide count fields")
     curve_type, points, types = _read_curve(parts[5])
@@ -301,29 +325,47 @@ def _read_slider(parts: list[str], common: dict) -> Slider:
         raise _LineError(f"slide count {slides} is too high")
     length = _number(parts[7], "slider length") if len(parts) > 7 and parts[7].strip() else 0.0
     slider = Slider(
-        **common,
+        *common,
+        _read_hit_sample(parts[10]) if len(parts) > 10 else HitSample(),
         curve_type=curve_type,
         curve_points=points,
         point_types=types,
         slides=max(1, slides),
         length=max(0.0, length),
     )
-    if len(parts) > 10:
-        slider.hit_sample = _read_hit_sample(parts[10])
     # Edges without their own sound or sample sets use the slider's (as osu! does); store them all.
     n_edges = slider.slides + 1
-    hitsound = common["hitsound"]
-    slider.edge_sounds = [hitsound] * n_edges
+    slider.edge_sounds = [slider.hitsound] * n_edges
     slider.edge_sets = [(slider.hit_sample.normal_set, slider.hit_sample.addition_set)] * n_edges
     if len(parts) > 8 and parts[8].strip():
         for i, text in enumerate(parts[8].split("|")[:n_edges]):
             # osu! reads an unparsable edge sound as 0 (lazer writes a hit sample here).
-            slider.edge_sounds[i] = int(text) if text.strip().lstrip("-").isdigit() else 0
+            slider.edge_sounds[i] = _edge_sound(text)
     if len(parts) > 9 and parts[9].strip():
         for i, pair in enumerate(parts[9].split("|")[:n_edges]):
             normal, _, addition = pair.partition(":")
             slider.edge_sets[i] = (_integer(normal or "0", "edge set"), _integer(addition or "0", "edge set"))
     return slider
+
+
+def _edge_sound(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        return 0
+    return value if -(2**31) <= value < 2**31 else 0
+
+
+def effective_length(slider: Slider, format_version: int = LATEST_VERSION) -> float:
+    """The pixel length osu! plays: the written one, or the path's own length when it is 0."""
+    if slider.length > 0:
+        return slider.length
+    from .slider_path import SliderPath  # geometry is only needed for this rare case
+
+    try:
+        return SliderPath.from_slider(slider, format_version).calculated_length_px
+    except ValueError:
+        return 0.0
 
 
 def _read_hit_objects(beatmap: Beatmap, raw: list[tuple[int, str]], path) -> None:
@@ -334,6 +376,9 @@ def _read_hit_objects(beatmap: Beatmap, raw: list[tuple[int, str]], path) -> Non
             raise BeatmapError(str(e), path, number) from None
     # Slider end times depend on the timing, which may appear after [HitObjects] in odd files.
     timing = TimingIndex(beatmap.timing_points)
+    slider_multiplier = beatmap.slider_multiplier
     for obj in beatmap.hit_objects:
         if isinstance(obj, Slider):
-            obj.span_duration = timing.slider_span_duration(obj.time, obj.length, beatmap.slider_multiplier)
+            obj.span_duration = timing.slider_span_duration(
+                obj.time, effective_length(obj, beatmap.format_version), slider_multiplier
+            )

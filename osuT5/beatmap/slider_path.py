@@ -20,6 +20,8 @@ _FLOAT_EPSILON = 1e-3
 _DOUBLE_EPSILON = 1e-7
 # Bounds bezier subdivision on absurd coordinates; real sliders are flat after ~10 halvings.
 _MAX_SUBDIVISION_DEPTH = 40
+_MAX_ACTIVE_PIECES = 1 << 14
+_MAX_ARC_POINTS = 5000
 _SEGMENT_TYPE = re.compile(r"B\d*|L|P|C")
 
 Point = tuple[float, float]
@@ -300,7 +302,8 @@ def _circular_arc(points: np.ndarray) -> np.ndarray | None:
         n_points = 2
     else:
         step = 2 * math.acos(1 - CIRCULAR_ARC_TOLERANCE_PX / radius)
-        n_points = max(2, math.ceil(theta_range / step))
+        # Capped: absurd radii (fuzzed or broken maps) would otherwise ask for millions of points.
+        n_points = min(max(2, math.ceil(theta_range / step)), _MAX_ARC_POINTS)
     theta = theta_start + direction * theta_range * np.arange(n_points) / (n_points - 1)
     return centre + radius * np.column_stack([np.cos(theta), np.sin(theta)])
 
@@ -320,8 +323,8 @@ def _bspline(points: np.ndarray, degree: int) -> np.ndarray:
     for depth in range(_MAX_SUBDIVISION_DEPTH + 1):
         second = active[:, :-2] - 2 * active[:, 1:-1] + active[:, 2:]
         flat = ~np.any((second**2).sum(axis=2) > 4 * BEZIER_TOLERANCE_PX**2, axis=1)
-        if depth == _MAX_SUBDIVISION_DEPTH:
-            flat[:] = True
+        if depth == _MAX_SUBDIVISION_DEPTH or len(active) > _MAX_ACTIVE_PIECES:
+            flat[:] = True  # bounded work and memory for pathological control points
         done_starts.append(starts[flat])
         done_points.append(reduce @ active[flat])
         active, starts = active[~flat], starts[~flat]

@@ -17,10 +17,11 @@ SNAP_TOLERANCE_MS = 2.0
 
 
 class TimingIndex:
-    """Fast queries over a beatmap's timing points (kept in file order for equal times)."""
+    """Fast queries over a beatmap's timing points (redlines before greenlines at equal times)."""
 
     def __init__(self, points: Sequence[TimingPoint]):
-        self.points = sorted(points, key=lambda p: p.time)
+        # A greenline sharing a redline's time wins whatever the file order (as in osu!).
+        self.points = sorted(points, key=lambda p: (p.time, not p.uninherited))
         self.times = [p.time for p in self.points]
         self.redlines = [p for p in self.points if p.uninherited]
         self.redline_times = [p.time for p in self.redlines]

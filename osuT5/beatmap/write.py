@@ -28,6 +28,8 @@ _SPACED_SECTIONS = ("General", "Editor")
 
 def format_number(value: float) -> str:
     """Integers without a decimal point; other floats in the shortest form that reads back exactly."""
+    if value != value:  # NaN (an inherited point's beat length, kept as osu! keeps it); int() would fail
+        return "NaN"
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(float(value))

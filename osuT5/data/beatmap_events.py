@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from osuT5.audio import TOKEN_STEP_MS
 from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, HoldNote, Slider, Spinner, TimingIndex
 from osuT5.beatmap.slider_path import path_segments
-from osuT5.audio import TOKEN_STEP_MS
 from osuT5.events import (
     MAX_KEYCOUNT,
     MAX_TICK_OFFSET_MS,
@@ -342,6 +342,10 @@ def timing_events(beatmap: Beatmap, end_ms: float | None = None) -> list[Event]:
                 if beat % meter == 0
                 else EventType.BEAT
             )
-            events += [Event(EventType.TIME_SHIFT, event_time_ms(time)), Event(kind)]
+            time_ms = event_time_ms(time)
+            events.append(Event(EventType.TIME_SHIFT, time_ms))
+            if kind == EventType.TIMING_POINT:  # redline offsets are kept to the millisecond
+                events.append(Event(EventType.TIME_FINE, time_ms % TOKEN_STEP_MS))
+            events.append(Event(kind))
             beat += 1
     return events

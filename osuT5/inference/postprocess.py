@@ -119,8 +119,9 @@ class ObjectBuilder:
         self.volume_needs: list[tuple[float, int]] = []  # slider edges whose volume comes from greenlines
         self.sv_needs: list[tuple[float, float]] = []
         self.dropped = 0
-        self._slider: _PendingSlider | None = None
-        self._spinner: Group | None = None
+        # Open objects. Overlapping ones (2B maps) are matched to their ends first in, first out.
+        self._sliders: list[_PendingSlider] = []
+        self._spinners: list[Group] = []
         self._holds: dict[int, Group] = {}
         self._last_pos = PLAYFIELD_CENTRE
 
@@ -133,32 +134,29 @@ class ObjectBuilder:
         elif t == EventType.CIRCLE and g.time is not None:
             self._emit(Circle(*self._position(g), g.time, new_combo=g.new_combo), g)
         elif t in (EventType.SLIDER_HEAD, EventType.DRUMROLL) and g.time is not None:
-            self._slider = _PendingSlider(g)
-        elif t in ANCHOR_EVENTS and self._slider is not None and g.pos is not None:
-            self._slider.anchors.append((g.pos, t))
-        elif t == EventType.LAST_ANCHOR and self._slider is not None:
+            self._sliders.append(_PendingSlider(g))
+        elif t in ANCHOR_EVENTS and self._sliders and g.pos is not None:
+            self._sliders[-1].anchors.append((g.pos, t))  # anchors follow their head directly
+        elif t == EventType.LAST_ANCHOR and self._sliders:
             if g.time is None and g.pos is not None:
-                self._slider.anchors.append((g.pos, t))
+                self._sliders[-1].anchors.append((g.pos, t))
             elif g.time is not None:
-                self._slider.span_end = g
-        elif (
-            t in (EventType.SLIDER_END, EventType.DRUMROLL_END)
-            and self._slider is not None
-            and g.time is not None
-        ):
-            self._finish_slider(self._slider, g)
-            self._slider = None
+                waiting = [p for p in self._sliders if p.span_end is None and p.head.time <= g.time]
+                if waiting:
+                    waiting[0].span_end = g
+        elif t in (EventType.SLIDER_END, EventType.DRUMROLL_END) and g.time is not None:
+            pending = self._pick_slider_for_end(g)
+            if pending is None:
+                self.dropped += 1
+            else:
+                self._sliders.remove(pending)
+                self._finish_slider(pending, g)
         elif t in (EventType.SPINNER, EventType.DENDEN) and g.time is not None:
-            self._spinner = g
-        elif (
-            t in (EventType.SPINNER_END, EventType.DENDEN_END)
-            and self._spinner is not None
-            and g.time is not None
-        ):
-            start = self._spinner
-            if g.time > start.time:
-                self._emit(Spinner(256, 192, start.time, new_combo=start.new_combo, spinner_end=g.time), g)
-            self._spinner = None
+            self._spinners.append(g)
+        elif t in (EventType.SPINNER_END, EventType.DENDEN_END) and self._spinners and g.time is not None:
+            start = self._spinners.pop(0)
+            end_time = max(g.time, start.time)
+            self._emit(Spinner(256, 192, start.time, new_combo=start.new_combo, spinner_end=end_time), g)
         elif t == EventType.HOLD_NOTE and g.time is not None:
             self._holds[self._column(g)] = g
         elif t == EventType.HOLD_NOTE_END and g.time is not None:
@@ -191,15 +189,31 @@ class ObjectBuilder:
             self.sv_needs.append((obj.time, sample_group.sv))
         self.objects.append(obj)
 
+    def _pick_slider_for_end(self, end: Group) -> _PendingSlider | None:
+        """The open slider this end belongs to: the first whose span divides its duration into a
+        whole number of slides (sliders overlap only in 2B maps; usually one is open)."""
+        best, best_err = None, float("inf")
+        for pending in self._sliders:
+            if pending.head.time > end.time:
+                continue
+            if pending.span_end is None:
+                err = 1.0  # usable, but a slider with a matching span is a better guess
+            else:
+                span = pending.span_end.exact_time - pending.head.exact_time
+                slides = (end.exact_time - pending.head.exact_time) / span if span > 0 else 1.0
+                err = abs(slides - max(round(slides), 1)) / max(slides, 1.0)
+            if err < best_err - 1e-9:
+                best, best_err = pending, err
+        return best
+
     def _finish_slider(self, pending: _PendingSlider, end: Group) -> None:
         head = pending.head
         span_end = pending.span_end
-        total = (end.exact_time or end.time) - head.exact_time
+        total = end.exact_time - head.exact_time
         span = (span_end.exact_time - head.exact_time) if span_end is not None else total
-        if total <= 0 or span <= 0:
-            self.dropped += 1
-            return
-        slides = max(round(total / span), 1)
+        if total <= 0 or span <= 0:  # a zero-length slider: one slide of no duration
+            total = span = 0.0
+        slides = max(round(total / span), 1) if span > 0 else 1
         span = total / slides
         sv = head.sv if head.sv is not None else 1.0
         redline = self.timing.redline_at(head.time)
@@ -270,7 +284,7 @@ def curve_from_anchors(anchors: list[tuple[tuple[int, int], EventType]], head: t
     if not kinds - {EventType.RED_ANCHOR}:
         return "L", points, []
     out: list[tuple[float, float]] = []
-    for (point, kind), xy in zip(anchors, points, strict=True):
+    for (_, kind), xy in zip(anchors, points, strict=True):
         out.append(xy)
         if kind == EventType.RED_ANCHOR:
             out.append(xy)
