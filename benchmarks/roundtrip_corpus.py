@@ -15,24 +15,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from osuT5.beatmap import parse_beatmap_file
-from osuT5.roundtrip import RoundTripReport, compare, roundtrip, summarise
+from osuT5.roundtrip import RoundTripReport, roundtrip_file, summarise
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "beatmaps"
 
 
-def check(path: Path) -> RoundTripReport | None:
-    beatmap = parse_beatmap_file(path)
-    if not beatmap.hit_objects or not beatmap.uninherited_points:
-        return None
-    report = compare(beatmap, roundtrip(beatmap))
-    report.path = str(path)
-    return report
-
-
 def run(paths: list[Path], workers: int = 2) -> list[RoundTripReport]:
     with ProcessPoolExecutor(workers) as pool:
-        return [r for r in pool.map(check, paths, chunksize=4) if r is not None]
+        return [r for r in pool.map(roundtrip_file, paths, chunksize=4) if r is not None]
 
 
 def main() -> int:

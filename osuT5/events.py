@@ -90,32 +90,31 @@ class ContextType(Enum):
     GD = "gd"
 
 
-# Group-ending type events. Every group ends with exactly one of these.
-TYPE_EVENTS = frozenset(
-    {
-        EventType.CIRCLE,
-        EventType.SPINNER,
-        EventType.SPINNER_END,
-        EventType.SLIDER_HEAD,
-        EventType.BEZIER_ANCHOR,
-        EventType.PERFECT_ANCHOR,
-        EventType.CATMULL_ANCHOR,
-        EventType.RED_ANCHOR,
-        EventType.LAST_ANCHOR,
-        EventType.SLIDER_END,
-        EventType.BEAT,
-        EventType.MEASURE,
-        EventType.TIMING_POINT,
-        EventType.KIAI,
-        EventType.HOLD_NOTE,
-        EventType.HOLD_NOTE_END,
-        EventType.SCROLL_SPEED_CHANGE,
-        EventType.DRUMROLL,
-        EventType.DRUMROLL_END,
-        EventType.DENDEN,
-        EventType.DENDEN_END,
-    }
+# Valueless events that end a group, in vocabulary order.
+OBJECT_TYPE_EVENTS = (
+    EventType.CIRCLE,
+    EventType.SPINNER,
+    EventType.SPINNER_END,
+    EventType.SLIDER_HEAD,
+    EventType.BEZIER_ANCHOR,
+    EventType.PERFECT_ANCHOR,
+    EventType.CATMULL_ANCHOR,
+    EventType.RED_ANCHOR,
+    EventType.LAST_ANCHOR,
+    EventType.SLIDER_END,
+    EventType.BEAT,
+    EventType.MEASURE,
+    EventType.TIMING_POINT,
+    EventType.HOLD_NOTE,
+    EventType.HOLD_NOTE_END,
+    EventType.SCROLL_SPEED_CHANGE,
+    EventType.DRUMROLL,
+    EventType.DRUMROLL_END,
+    EventType.DENDEN,
+    EventType.DENDEN_END,
 )
+# Every group ends with exactly one of these (KIAI carries its on/off value).
+TYPE_EVENTS = frozenset(OBJECT_TYPE_EVENTS) | {EventType.KIAI}
 ANCHOR_EVENTS = frozenset(
     {
         EventType.BEZIER_ANCHOR,

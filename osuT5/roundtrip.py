@@ -10,6 +10,7 @@ import functools
 import math
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import rosu_pp_py as rosu
 
@@ -213,6 +214,16 @@ def _samples(beatmap: Beatmap, timing: TimingIndex, obj) -> list:
         # Taiko rolls and spinners sound at one end only; compare that one.
         samples = samples[:1] if beatmap.mode != GameMode.STD else samples
     return samples
+
+
+def roundtrip_file(path: str | Path) -> RoundTripReport | None:
+    """Round-trip and compare one .osu file; None when it has no objects or no timing to keep."""
+    beatmap = parse_beatmap_file(path)
+    if not beatmap.hit_objects or not beatmap.uninherited_points:
+        return None
+    report = compare(beatmap, roundtrip(beatmap))
+    report.path = str(path)
+    return report
 
 
 def summarise(reports: list[RoundTripReport]) -> dict[str, dict[str, float]]:

@@ -15,6 +15,7 @@ from osuT5.events import (
     MAX_SNAP_DIVISOR,
     MAX_TICK_OFFSET_MS,
     N_HITSOUND_VALUES,
+    OBJECT_TYPE_EVENTS,
     POS_NX,
     POS_NY,
     REFINE_N,
@@ -27,31 +28,6 @@ PAD_ID, SOS_ID, EOS_ID = 0, 1, 2
 N_SPECIAL = 3
 FIRST_YEAR = 2007
 LAST_YEAR = 2039
-
-# Single-valued type events, in id order.
-_TYPE_EVENTS_IN_ORDER = (
-    EventType.NEW_COMBO,
-    EventType.CIRCLE,
-    EventType.SPINNER,
-    EventType.SPINNER_END,
-    EventType.SLIDER_HEAD,
-    EventType.BEZIER_ANCHOR,
-    EventType.PERFECT_ANCHOR,
-    EventType.CATMULL_ANCHOR,
-    EventType.RED_ANCHOR,
-    EventType.LAST_ANCHOR,
-    EventType.SLIDER_END,
-    EventType.BEAT,
-    EventType.MEASURE,
-    EventType.TIMING_POINT,
-    EventType.HOLD_NOTE,
-    EventType.HOLD_NOTE_END,
-    EventType.SCROLL_SPEED_CHANGE,
-    EventType.DRUMROLL,
-    EventType.DRUMROLL_END,
-    EventType.DENDEN,
-    EventType.DENDEN_END,
-)
 
 
 @dataclass(frozen=True)
@@ -105,7 +81,8 @@ class Tokenizer:
             EventRange(EventType.HITSOUND, 0, N_HITSOUND_VALUES - 1),
             EventRange(EventType.VOLUME, 0, 100),
             EventRange(EventType.KIAI, 0, 1),
-            *(EventRange(t, 0, 0) for t in _TYPE_EVENTS_IN_ORDER),
+            EventRange(EventType.NEW_COMBO, 0, 0),
+            *(EventRange(t, 0, 0) for t in OBJECT_TYPE_EVENTS),
         ]
         self.condition_ranges = [
             ConditionRange(EventType.GAMEMODE, 0, 3),

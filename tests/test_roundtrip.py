@@ -15,31 +15,15 @@ from osuT5.beatmap import TimingIndex, parse_beatmap_file
 from osuT5.data.beatmap_events import map_events, timing_events
 from osuT5.events import EventType
 from osuT5.inference.timing_fit import timing_points_from_events
-from osuT5.roundtrip import (
-    RoundTripReport,
-    compare,
-    default_tokenizer,
-    roundtrip,
-    summarise,
-    tokenize_in_windows,
-)
+from osuT5.roundtrip import default_tokenizer, roundtrip, roundtrip_file, summarise, tokenize_in_windows
 
 MODES = ("std", "taiko", "catch", "mania")
-
-
-def _check(path: Path) -> RoundTripReport | None:
-    beatmap = parse_beatmap_file(path)
-    if not beatmap.hit_objects or not beatmap.uninherited_points:
-        return None
-    report = compare(beatmap, roundtrip(beatmap))
-    report.path = str(path)
-    return report
 
 
 @pytest.fixture(scope="session")
 def corpus_summary(corpus_beatmaps: list[Path]) -> dict[str, dict[str, float]]:
     with ProcessPoolExecutor(2) as pool:
-        reports = [r for r in pool.map(_check, corpus_beatmaps, chunksize=4) if r is not None]
+        reports = [r for r in pool.map(roundtrip_file, corpus_beatmaps, chunksize=4) if r is not None]
     return summarise(reports)
 
 
