@@ -4,11 +4,11 @@ TIMING stream (redlines, measures, beats)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from osuT5.audio import TOKEN_STEP_MS
 from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, HoldNote, Slider, Spinner, TimingIndex
-from osuT5.beatmap.slider_path import path_segments
+from osuT5.beatmap.slider_path import SliderPath, path_segments
 from osuT5.events import (
     MAX_KEYCOUNT,
     MAX_TICK_OFFSET_MS,
@@ -16,6 +16,7 @@ from osuT5.events import (
     EventType,
     encode_hitsound,
     encode_position,
+    split_groups,
 )
 
 # A slider whose path has this many control points is noise, not a shape (the reference skips them).
@@ -185,6 +186,17 @@ class MapEventWriter:
             self._pos(obj.x, obj.y)
             self._type(EventType.HOLD_NOTE_END)
 
+    def add_kiai(self, time: float, on: bool) -> None:
+        self._time(time)
+        self.events.append(Event(EventType.KIAI, int(on)))
+
+    def add_scroll_speed_change(self, time: float, sv: float) -> None:
+        self._time(time)
+        self.events += [
+            Event(EventType.SCROLL_SPEED, scroll_speed_value(sv)),
+            Event(EventType.SCROLL_SPEED_CHANGE),
+        ]
+
     def _add_slider(self, slider: Slider, samples: list[ResolvedSample]) -> None:
         if self.mode == GameMode.TAIKO:
             self._time(slider.time)
@@ -242,8 +254,6 @@ class MapEventWriter:
 
 def slider_end_position(slider: Slider) -> tuple[float, float]:
     """Where the ball ends: the path end after an odd number of slides, the head after an even one."""
-    from osuT5.beatmap.slider_path import SliderPath
-
     if slider.slides % 2 == 0:
         return slider.x, slider.y
     end = SliderPath.from_slider(slider).end_position
@@ -263,21 +273,14 @@ def map_events(beatmap: Beatmap) -> list[Event]:
             obj = _simplified_slider(obj)
         writer.add(obj)
     for time, on in kiai_toggles(beatmap):
-        writer._time(time)
-        writer.events.append(Event(EventType.KIAI, int(on)))
+        writer.add_kiai(time, on)
     if beatmap.mode == GameMode.MANIA:
         for time, sv in scroll_speed_changes(beatmap):
-            writer._time(time)
-            writer.events += [
-                Event(EventType.SCROLL_SPEED, scroll_speed_value(sv)),
-                Event(EventType.SCROLL_SPEED_CHANGE),
-            ]
+            writer.add_scroll_speed_change(time, sv)
     return sort_groups(writer.events)
 
 
 def _simplified_slider(slider: Slider) -> Slider:
-    from dataclasses import replace
-
     end_x, end_y = slider_end_position(replace(slider, slides=1))
     return replace(slider, curve_type="L", curve_points=[(end_x, end_y)], point_types=[])
 
@@ -307,8 +310,6 @@ def scroll_speed_changes(beatmap: Beatmap) -> list[tuple[float, float]]:
 
 def sort_groups(events: list[Event]) -> list[Event]:
     """Stable sort of groups by time; untimed groups (anchors) stay glued to the group before."""
-    from osuT5.events import split_groups
-
     blocks: list[tuple[int, int, list[Event]]] = []
     for index, group in enumerate(split_groups(events)):
         times = [e.value for e in group if e.type == EventType.TIME_SHIFT]
