@@ -25,6 +25,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, overwrite: bool = False) -
     except OSError as e:
         raise OsuT5Error(f"{folder}: cannot write here ({e.strerror})") from None
     try:
+        # mkstemp creates 0600 files; give outputs the permissions a plain open() would.
+        os.chmod(tmp_name, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -61,3 +63,9 @@ def _publish_new(tmp_name: str, path: Path) -> None:
         os.replace(tmp_name, path)
         return
     os.unlink(tmp_name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
