@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import av
 import numpy as np
 import soundfile as sf
 import torch
+from timing import median_seconds  # benchmarks/timing.py
 
 from osuT5.audio import SAMPLE_RATE, load_audio, log_mel_spectrogram
 
@@ -48,16 +46,6 @@ def write_ogg(path: Path, stereo: np.ndarray) -> None:
     with sf.SoundFile(path, "w", samplerate=SOURCE_RATE, channels=2, format="OGG", subtype="VORBIS") as f:
         for start in range(0, len(stereo), 65536):
             f.write(stereo[start : start + 65536])
-
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up: first calls pay for library initialisation and caches
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def report(label: str, seconds: float, duration_s: float) -> None:

@@ -7,26 +7,15 @@ Random weights, fp32, CPU; medians after a warm-up run (compare with /work/share
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import median_seconds  # benchmarks/timing.py
 
 from osuT5.model import MODEL_PRESETS, OsuT5Config, OsuT5Model, count_parameters
 from osuT5.tokenizer import SOS_ID, Tokenizer
 
 PROMPT_TOKENS = 400
 NEW_TOKENS = 40
-
-
-def median_s(fn, repeats: int) -> float:
-    fn()  # warm-up: first calls allocate and pick kernels
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @torch.inference_mode()
@@ -44,9 +33,9 @@ def measure(preset: str, repeats: int) -> dict[str, float]:
             token = logits[:, -1].argmax(-1, keepdim=True)
             logits, cache = model.decode_step(encoded, token, cache)
 
-    encoder_s = median_s(lambda: model.encode(mels), repeats)
-    prefill_s = median_s(lambda: model.decode_step(encoded, prompt), repeats)
-    window_s = median_s(decode_window, repeats)
+    encoder_s = median_seconds(lambda: model.encode(mels), repeats)
+    prefill_s = median_seconds(lambda: model.decode_step(encoded, prompt), repeats)
+    window_s = median_seconds(decode_window, repeats)
     return {
         "params_M": count_parameters(model) / 1e6,
         "frames": model.config.max_source_frames,

@@ -4,14 +4,13 @@ samples/s (forward, backward, AdamW update) of a model preset on CPU; medians of
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from itertools import cycle, islice
 from pathlib import Path
 
 import torch
+from timing import median_seconds  # benchmarks/timing.py
 from torch.utils.data import DataLoader
 
 from osuT5.audio import MS_PER_FRAME
@@ -30,16 +29,6 @@ DEFAULT_MAPS = (
     "std/eternity-beatmap-database/Cranky - Crocus - PandaHero - Easy.osu",
     "mania/eternity-beatmap-database/James Landino - Reaction feat. Slyleaf - AncuL - Normal.osu",
 )
-
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up: worker start-up, allocator and kernel caches
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def render_collection(folder: Path) -> Path:
