@@ -55,6 +55,17 @@ def test_find_beatmaps_and_split(collection: Path) -> None:
     assert len(train) == 1 and len(val) == 1 and train[0].set_key != val[0].set_key
 
 
+def test_difficulties_of_one_song_share_a_set(collection: Path, tmp_path: Path) -> None:
+    # A second difficulty of set0's song, in another folder (as rendered variants are).
+    other = tmp_path / "elsewhere"
+    shutil.copytree(collection / "set0", other)
+    entries = find_beatmaps(collection) + find_beatmaps(tmp_path)
+    keys = {e.osu_path.parent.name: e.set_key for e in entries}
+    assert keys["elsewhere"] == keys["set0"] != keys["set1"]
+    train, val = split_by_set(entries, 0.5, seed=1)
+    assert {e.set_key for e in train}.isdisjoint({e.set_key for e in val})
+
+
 def test_osz_archives_are_found(collection: Path, tmp_path: Path) -> None:
     archive = shutil.make_archive(str(tmp_path / "pack" / "set0"), "zip", collection / "set0")
     Path(archive).rename(tmp_path / "pack" / "set0.osz")

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class BeatmapEntry:
     osu_path: Path
     audio_path: Path
-    set_key: str  # beatmaps of one set share it (train/validation splits never cut a set)
+    set_key: str  # beatmaps of one set or song share it (train/validation splits never cut one)
 
 
 def find_beatmaps(root: str | Path, extract_dir: str | Path | None = None) -> list[BeatmapEntry]:
@@ -56,7 +56,20 @@ def _entry(osu_path: Path, root: Path) -> BeatmapEntry | None:
     if not beatmap.hit_objects or not beatmap.uninherited_points:
         log.warning("skipped %s: no hit objects or no timing", osu_path)
         return None
-    return BeatmapEntry(osu_path, audio, str(osu_path.parent))
+    return BeatmapEntry(osu_path, audio, set_key(beatmap, osu_path))
+
+
+def set_key(beatmap: Beatmap, osu_path: Path) -> str:
+    """Which beatmap set a map belongs to: its BeatmapSetID, else its song (artist and title), else
+    its folder. Difficulties and rendered variants of one song then share a key, so a validation
+    split never sees a song that training saw."""
+    set_id = beatmap.metadata.get("BeatmapSetID", "").strip()
+    if set_id.isdigit() and int(set_id) > 0:
+        return f"set:{int(set_id)}"
+    artist, title = beatmap.artist.strip().lower(), beatmap.title.strip().lower()
+    if artist or title:
+        return f"song:{artist} - {title}"
+    return f"folder:{osu_path.parent}"
 
 
 def _extract_once(archive: Path, extract_dir: Path) -> None:
