@@ -310,8 +310,8 @@ def build_greenlines(
         if on:
             needs.append((redline.time, "kiai", float(on[-1])))
     needs.sort(key=lambda n: n[0])
+    index = TimingIndex(points)
     for time, what, value in needs:
-        index = TimingIndex(points)
         current = index.point_at(time)
         if current is None:
             continue
@@ -338,6 +338,7 @@ def build_greenlines(
         # One greenline per time: replace an inherited point already there.
         points = [p for p in points if p.uninherited or p.time != new.time] + [new]
         points.sort(key=lambda p: (p.time, not p.uninherited))
+        index = TimingIndex(points)  # rebuilt only when a greenline was added
     return points
 
 
