@@ -97,26 +97,25 @@ def test_single_bpm_timing_is_recovered_from_markers(corpus_beatmaps: list[Path]
     assert share >= 0.95, f"{share:.3f} of {len(results)} single-BPM maps"
 
 
-def test_cli_writes_a_new_file_and_reports(corpus_dir: Path, tmp_path: Path) -> None:
-    source = next((corpus_dir / "beatmaps" / "mania").glob("**/James Landino - Reaction*Advanced*.osu"))
-    out = tmp_path / "rebuilt.osu"
-    result = subprocess.run(
+def _run_cli(source: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "osuT5.roundtrip", str(source), str(out)],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_cli_writes_a_new_file_and_reports(corpus_dir: Path, tmp_path: Path) -> None:
+    source = next((corpus_dir / "beatmaps" / "mania").glob("**/James Landino - Reaction*Advanced*.osu"))
+    out = tmp_path / "rebuilt.osu"
+    result = _run_cli(source, out)
     assert result.returncode == 0, result.stderr
     assert "objects at the exact millisecond" in result.stdout
     assert "star rating" in result.stdout
     assert len(parse_beatmap_file(out).hit_objects) == len(parse_beatmap_file(source).hit_objects)
     # The output is never overwritten.
-    again = subprocess.run(
-        [sys.executable, "-m", "osuT5.roundtrip", str(source), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = _run_cli(source, out)
     assert again.returncode == 1
     assert "already exists" in again.stderr
 
@@ -129,12 +128,7 @@ def test_cli_bad_input_is_one_line_and_exit_1(tmp_path: Path, content: bytes | N
     if content is not None:
         source.write_bytes(content)
     out = tmp_path / "out.osu"
-    result = subprocess.run(
-        [sys.executable, "-m", "osuT5.roundtrip", str(source), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_cli(source, out)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(source) in lines[0]
