@@ -204,3 +204,13 @@ def log_mel_spectrogram(samples: np.ndarray | torch.Tensor) -> torch.Tensor:
     log_spec = torch.clamp(mel, min=_LOG_FLOOR).log10()
     log_spec = torch.maximum(log_spec, log_spec.max() - _DYNAMIC_RANGE_DECADES)
     return (log_spec + 4.0) / 4.0
+
+
+def mel_window(mel: np.ndarray, start_frame: int, n_frames: int) -> np.ndarray:
+    """`n_frames` frames of a (n_mels, frames) log-mel from `start_frame` (may be negative or run past
+    the end); frames outside the song are the song's quietest value, as silence looks after scaling."""
+    out = np.full((mel.shape[0], n_frames), mel.min(), dtype=mel.dtype)
+    lo, hi = max(start_frame, 0), min(start_frame + n_frames, mel.shape[1])
+    if hi > lo:
+        out[:, lo - start_frame : hi - start_frame] = mel[:, lo:hi]
+    return out

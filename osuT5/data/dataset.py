@@ -17,7 +17,7 @@ import rosu_pp_py as rosu
 import torch
 from torch.utils.data import Dataset
 
-from osuT5.audio import MS_PER_FRAME
+from osuT5.audio import MS_PER_FRAME, mel_window
 from osuT5.beatmap import parse_beatmap_file
 from osuT5.data.beatmap_events import map_events, timing_events
 from osuT5.data.collection import BeatmapEntry
@@ -112,7 +112,7 @@ class BeatmapWindows(Dataset):
         if config.random_offset:
             start_frame += int(rng.integers(0, config.window_frames // 2))
         start_frame -= start_frame % WINDOW_START_QUANTUM_FRAMES
-        mels = self._window_frames(prepared.mel, start_frame)
+        mels = mel_window(prepared.mel, start_frame, config.window_frames)
         start_ms = start_frame * MS_PER_FRAME
         end_ms = start_ms + config.window_frames * MS_PER_FRAME
         lookback_end = (
@@ -138,12 +138,6 @@ class BeatmapWindows(Dataset):
             "input_ids": torch.tensor(input_ids, dtype=torch.long),
             "labels": torch.tensor(seq.labels, dtype=torch.long),
         }
-
-    def _window_frames(self, mel: np.ndarray, start: int) -> np.ndarray:
-        out = np.full((mel.shape[0], self.config.window_frames), mel.min(), dtype=mel.dtype)
-        piece = mel[:, start : start + self.config.window_frames]
-        out[:, : piece.shape[1]] = piece
-        return out
 
     def _drop_conditions(self, conditions: Conditions, rng: np.random.Generator) -> Conditions:
         dropped = [name for name in DROPPABLE_CONDITIONS if rng.random() < self.config.condition_dropout]

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import io
 import math
+import multiprocessing
 import sys
 import zlib
 from collections import defaultdict
@@ -704,6 +705,29 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, audio_format: A
     return atomic_write_bytes(path, buffer.getvalue())
 
 
+@dataclass(frozen=True)
+class _RenderJob:
+    path: Path
+    folder: Path
+    seed: int
+    samples: Path | None
+    sample_rate: int
+    audio_format: AudioFormat
+
+
+def _render_job(job: _RenderJob) -> Path:
+    """Render one song and write it with a copy of its beatmap (the copy names the new audio)."""
+    beatmap = parse_beatmap_file(job.path)
+    audio_name = f"audio.{job.audio_format}"
+    # AudioFilename keeps its place, or leads [General] when the map had none.
+    general = {"AudioFilename": audio_name, **beatmap.general}
+    general["AudioFilename"] = audio_name
+    copy = dataclasses.replace(beatmap, general=general)
+    audio = render_song(beatmap, job.seed, job.samples, job.sample_rate)
+    write_audio(job.folder / audio_name, audio, job.sample_rate, job.audio_format)
+    return write_beatmap_file(copy, job.folder / job.path.name)
+
+
 def variant_seed(seed: int, name: str, variant: int) -> int:
     """A seed per (run seed, beatmap, variant), stable across runs and machines."""
     return int(np.random.SeedSequence([seed, zlib.crc32(name.encode()), variant]).generate_state(1)[0])
@@ -718,11 +742,13 @@ def render_set(
     audio_format: AudioFormat = "ogg",
     sample_rate: int = 22050,
     progress: bool = False,
+    workers: int = 1,
 ) -> list[Path]:
     """Render `variants` songs for every .osu under `src_dir` (or for one .osu file) into
     `out_dir/<name>_v<k>/`: the audio plus a copy of the beatmap naming it. Returns the written .osu
     paths. Beatmaps that cannot be read or rendered, and folders that already hold output, are
-    skipped with a warning line on stderr; nothing is overwritten."""
+    skipped with a warning line on stderr; nothing is overwritten. `workers` > 1 renders songs in
+    that many processes; every song keeps its own seed, so the output does not depend on it."""
     from tqdm import tqdm
 
     src, out = Path(src_dir), Path(out_dir)
@@ -747,6 +773,7 @@ def render_set(
     def warn(message: str) -> None:
         tqdm.write(f"warning: {message}", file=sys.stderr)
 
+    jobs: list[_RenderJob] = []
     for path in paths:
         try:
             beatmap = parse_beatmap_file(path)
@@ -759,18 +786,23 @@ def render_set(
             bar.update(variants)
             continue
         name = path.name if path == src else path.relative_to(src).as_posix()
-        # AudioFilename keeps its place, or leads [General] when the map had none.
-        general = {"AudioFilename": audio_name, **beatmap.general}
-        general["AudioFilename"] = audio_name
-        copy = dataclasses.replace(beatmap, general=general)
         for k in range(variants):
             folder = out / f"{path.stem}_v{k}"
             if (folder / path.name).exists() or (folder / audio_name).exists():
                 warn(f"{folder}: already holds rendered output; skipped")
+                bar.update(1)
             else:
-                audio = render_song(beatmap, variant_seed(seed, name, k), samples, sample_rate)
-                write_audio(folder / audio_name, audio, sample_rate, audio_format)
-                written.append(write_beatmap_file(copy, folder / path.name))
+                jobs.append(
+                    _RenderJob(path, folder, variant_seed(seed, name, k), samples, sample_rate, audio_format)
+                )
+    if workers > 1 and len(jobs) > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for osu_path in pool.imap(_render_job, jobs):
+                written.append(osu_path)
+                bar.update(1)
+    else:
+        for job in jobs:
+            written.append(_render_job(job))
             bar.update(1)
     bar.close()
     return written
@@ -788,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", help="folder of osu! hitsound WAVs (<set>-hit<kind>.wav) to mix in")
     parser.add_argument("--format", choices=sorted(_SOUNDFILE_FORMATS), default="ogg", help="audio format")
     parser.add_argument("--sample-rate", type=int, choices=(22050, 44100), default=22050)
+    parser.add_argument("--workers", type=int, default=1, help="songs rendered in parallel processes")
     args = parser.parse_args(argv)
     try:
         written = render_set(
@@ -799,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
             args.format,
             args.sample_rate,
             progress=True,
+            workers=args.workers,
         )
     except OsuT5Error as e:
         print(f"error: {e}", file=sys.stderr)

@@ -150,9 +150,14 @@ class OsuT5Model(nn.Module):
 
     # -- checkpoints --
     def save_pretrained(
-        self, folder: str | Path, tokenizer: Tokenizer | None = None, train_config: dict | None = None
+        self,
+        folder: str | Path,
+        tokenizer: Tokenizer | None = None,
+        train_config: dict | None = None,
+        dtype: torch.dtype | None = None,
     ) -> Path:
         """Write weights, model config, tokenizer and (if given) training config into `folder`.
+        `dtype` stores floating-point weights in another precision (fp16 halves a shipped model).
 
         Each file is written to a temporary name beside it and renamed, so a reader never sees a half
         file. `tokenizer` and `train_config` default to the ones attached to the model.
@@ -174,7 +179,7 @@ class OsuT5Model(nn.Module):
                     f"{folder / TRAIN_CONFIG_FILE}: training config is not plain data ({e})"
                 ) from None
             atomic_write_text(folder / TRAIN_CONFIG_FILE, text, overwrite=True)
-        state = {name: t.detach().contiguous().cpu() for name, t in self.state_dict().items()}
+        state = {name: _stored(t, dtype) for name, t in self.state_dict().items()}
         _atomic_save_weights(state, folder / WEIGHTS_FILE)
         return folder
 
@@ -213,6 +218,13 @@ class OsuT5Model(nn.Module):
             except yaml.YAMLError as e:
                 raise OsuT5Error(f"{train_config_path}: not valid YAML ({e})") from None
         return model.eval()
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    tensor = tensor.detach().cpu()
+    if dtype is not None and tensor.is_floating_point():
+        tensor = tensor.to(dtype)
+    return tensor.contiguous()
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

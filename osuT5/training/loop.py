@@ -10,10 +10,12 @@ for LoRA. Model weights are kept only there, so they exist once and load without
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from osuT5.audio import MS_PER_FRAME
 from osuT5.config import Device, Logger, Resume, TrainConfig, expand, to_dict
 from osuT5.data.collection import BeatmapEntry, find_beatmaps, split_by_set
 from osuT5.data.dataset import BeatmapWindows, PreparedBeatmap, collate, prepare
+from osuT5.data.mel_cache import cached_mel
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_text
 from osuT5.model import OsuT5Model
@@ -261,13 +264,36 @@ def _datasets(
 
 
 def _prepare_all(entries: list[BeatmapEntry], cfg: TrainConfig) -> list[PreparedBeatmap]:
+    """Parse every beatmap and read its song's mel frames. The first pass over a collection decodes
+    every song: with data.num_workers > 1 that runs in worker processes, which only fill the mel
+    cache (sending prepared beatmaps back through a pipe is slower than preparing them here)."""
+    cache = expand(cfg.data.cache_dir)
+    workers = min(cfg.data.num_workers, len(entries))
+    if workers > 1:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=spawn, initializer=torch.set_num_threads, initargs=(1,)
+        ) as pool:
+            list(
+                pool.map(
+                    _fill_mel_cache, [e.audio_path for e in entries], [cache] * len(entries), chunksize=4
+                )
+            )
     prepared = []
     for entry in entries:
         try:
-            prepared.append(prepare(entry, expand(cfg.data.cache_dir)))
+            prepared.append(prepare(entry, cache))
         except OsuT5Error as e:
             log.warning(f"skipped {entry.osu_path}: {e}")
     return prepared
+
+
+def _fill_mel_cache(audio_path: Path, cache: Path) -> None:
+    """Decode one song into the mel cache (a worker's job; errors surface in `prepare` later)."""
+    try:
+        cached_mel(audio_path, cache)
+    except OsuT5Error:
+        pass
 
 
 def _loader(dataset: Dataset, cfg: TrainConfig, sampler: Sampler | None) -> DataLoader:

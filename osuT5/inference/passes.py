@@ -1,0 +1,144 @@
+"""Generation passes over a song: one output context (TIMING or MAP) for one or more maps at once.
+
+A `Stream` is one context of one map being generated: its conditioning, the blocks it is given
+(e.g. the timing for a map pass) and the events it has committed so far. `sequential_pass` walks
+overlapping windows in order, each window continuing every stream from its committed lookback, with
+all streams (the CFG pair, the difficulties of a spread) decoded as one batch. `tiled_pass` decodes
+independent back-to-back windows, all in batches: the timing pass and super timing use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from osuT5.audio import MS_PER_FRAME, mel_window
+from osuT5.data.sequence import ContextBlock, build_sequence
+from osuT5.events import TYPE_EVENTS, ContextType, Event, group_time_ms, slice_events
+from osuT5.inference.decoding import Decoder, DecodeRequest, SamplingOptions
+from osuT5.inference.windows import Window
+from osuT5.style import Conditions, condition_events
+from osuT5.tokenizer import EOS_ID
+
+
+@dataclass
+class GivenBlock:
+    """A context the model reads for the whole song (sliced to each window)."""
+
+    context: ContextType
+    events: list[Event]
+    times: list[int | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.times = group_time_ms(self.events)
+
+    def in_window(self, start_ms: int, end_ms: int) -> ContextBlock:
+        return ContextBlock(self.context, slice_events(self.events, start_ms, end_ms, self.times))
+
+
+@dataclass
+class Stream:
+    context: ContextType  # what it generates
+    conditions: Conditions
+    given: list[GivenBlock] = field(default_factory=list)
+    negative: Conditions | None = None  # the CFG unconditional prompt's conditioning
+    committed: list[Event] = field(default_factory=list)  # absolute-time events, time-ordered
+
+
+def complete_groups(events: list[Event]) -> list[Event]:
+    """`events` without a trailing group that never reached its type event."""
+    for i in range(len(events) - 1, -1, -1):
+        if events[i].type in TYPE_EVENTS:
+            return events[: i + 1]
+    return []
+
+
+class PassRunner:
+    """Runs passes with one decoder over one song's log-mel."""
+
+    def __init__(self, decoder: Decoder, mel: np.ndarray, song_ms: int):
+        self.decoder = decoder
+        self.tokenizer = decoder.tokenizer
+        self.mel = mel
+        self.song_ms = song_ms
+        self.window_frames = decoder.model.config.max_source_frames
+        self.window_ms = self.window_frames * MS_PER_FRAME
+
+    def prompt(self, stream: Stream, conditions: Conditions, window: Window) -> list[int]:
+        end = window.start_ms + self.window_ms
+        given = [block.in_window(window.start_ms, end) for block in stream.given]
+        lookback = slice_events(stream.committed, window.start_ms, window.commit_from_ms)
+        position = max(window.start_ms, 0) / max(self.song_ms, 1)
+        prefix = condition_events(conditions, self.tokenizer, position)
+        outputs = [ContextBlock(stream.context, lookback, n_lookback=len(lookback))]
+        return build_sequence(
+            self.tokenizer, window.start_ms, prefix, given, outputs, close_last=False
+        ).input_ids
+
+    def _request(self, stream: Stream, window: Window, encoder_row: int, cfg: bool) -> DecodeRequest:
+        return DecodeRequest(
+            prompt=self.prompt(stream, stream.conditions, window),
+            encoder_row=encoder_row,
+            stop_ids=frozenset({EOS_ID, self.tokenizer.context_eos(stream.context)}),
+            min_time_step=window.min_time_step(),
+            stop_time_step=window.stop_time_step(self.window_ms),
+            negative_prompt=self.prompt(stream, stream.negative or stream.conditions, window)
+            if cfg
+            else None,
+        )
+
+    def _commit(self, stream: Stream, window: Window, new_ids: list[int]) -> None:
+        events = complete_groups(self.tokenizer.decode_events(new_ids, window.start_ms))
+        stream.committed.extend(events)
+
+    def mels(self, windows: list[Window]) -> torch.Tensor:
+        return torch.from_numpy(
+            np.stack([mel_window(self.mel, w.start_frame, self.window_frames) for w in windows]).astype(
+                np.float32
+            )
+        )
+
+    def sequential_pass(
+        self,
+        streams: list[Stream],
+        windows: list[Window],
+        options: SamplingOptions,
+        generator: torch.Generator,
+        on_window: Callable[[], None] | None = None,
+    ) -> None:
+        """Generate every stream over `windows` in order; each window continues from the last."""
+        cfg = options.cfg_scale > 1
+        for window in windows:
+            encoder = self.decoder.encode(self.mels([window]))
+            requests = [self._request(s, window, 0, cfg) for s in streams]
+            for stream, new_ids in zip(
+                streams, self.decoder.decode(encoder, requests, options, generator), strict=True
+            ):
+                self._commit(stream, window, new_ids)
+            if on_window is not None:
+                on_window()
+
+    def tiled_pass(
+        self,
+        jobs: list[tuple[Stream, list[Window]]],
+        options: SamplingOptions,
+        generator: torch.Generator,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        """Generate independent windows (no lookback), each stream's windows in time order, batched
+        across windows and streams."""
+        cfg = options.cfg_scale > 1
+        tasks = [(stream, window) for stream, windows in jobs for window in windows]
+        batch = max(self.decoder.max_batch_rows // (2 if cfg else 1), 1)
+        for i in range(0, len(tasks), batch):
+            chunk = tasks[i : i + batch]
+            encoder = self.decoder.encode(self.mels([w for _, w in chunk]))
+            requests = [self._request(s, w, row, cfg) for row, (s, w) in enumerate(chunk)]
+            new = self.decoder.decode(encoder, requests, options, generator)
+            for (stream, window), new_ids in zip(chunk, new, strict=True):
+                self._commit(stream, window, new_ids)
+            if on_batch is not None:
+                on_batch(len(chunk))
