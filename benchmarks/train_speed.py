@@ -60,8 +60,14 @@ def main() -> None:
         cache = Path(scratch) / "mel"
         start = time.perf_counter()
         prepared = [prepare(entry, cache) for entry in find_beatmaps(root)]
+        first_pass = time.perf_counter() - start
+        minutes = sum(p.mel.shape[1] for p in prepared) * MS_PER_FRAME / 60000
+        start = time.perf_counter()
+        prepared = [prepare(entry, cache) for entry in find_beatmaps(root)]
+        cached = time.perf_counter() - start
         print(
-            f"{len(prepared)} beatmaps prepared (decode + mel cache) in {time.perf_counter() - start:.1f} s"
+            f"{len(prepared)} beatmaps, {minutes:.1f} min of audio: first pass (decode + mel + parse) "
+            f"{first_pass:.1f} s = {first_pass / minutes:.2f} s per minute of audio; from the cache {cached:.1f} s"
         )
         tokenizer = Tokenizer(
             TokenizerConfig(window_ms=args.window_frames * MS_PER_FRAME, descriptors=DEFAULT_DESCRIPTORS)

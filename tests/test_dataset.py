@@ -158,3 +158,26 @@ def test_timing_pass_share(collection: Path, tokenizer: Tokenizer, tmp_path: Pat
         ids = data[i]["input_ids"].tolist()
         kinds.append(ids[0] != timing_sos)  # a timing pass has no input context before SOS
     assert 0.2 < sum(kinds) / len(kinds) < 0.8
+
+
+def test_worker_processes_give_the_same_batches(
+    collection: Path, tokenizer: Tokenizer, tmp_path: Path
+) -> None:
+    """Samples depend only on (seed, epoch, index), never on which worker made them."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    prepared = [prepare(e, tmp_path) for e in find_beatmaps(collection)]
+    data = BeatmapWindows(prepared, tokenizer, DataConfig(window_frames=512, max_tokens=512, seed=5))
+
+    def batches(workers: int) -> list[dict]:
+        order = torch.Generator().manual_seed(0)
+        loader = DataLoader(
+            data, batch_size=3, shuffle=True, generator=order, collate_fn=collate, num_workers=workers
+        )
+        return list(loader)
+
+    single, parallel = batches(0), batches(2)
+    assert len(single) == len(parallel) > 1
+    for a, b in zip(single, parallel, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
