@@ -26,7 +26,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, overwrite: bool = False) -
         raise OsuT5Error(f"{folder}: cannot write here ({e.strerror})") from None
     try:
         # mkstemp creates 0600 files; give outputs the permissions a plain open() would.
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.chmod(tmp_name, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -65,7 +65,7 @@ def _publish_new(tmp_name: str, path: Path) -> None:
     os.unlink(tmp_name)
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from osuT5.events import EventType
+from osuT5.events import TYPE_EVENTS, EventType
 from osuT5.model import OsuT5Model
 from osuT5.tokenizer import PAD_ID, Tokenizer
 
@@ -56,9 +56,19 @@ class Decoder:
         self.time_first, self.time_last = self.tokenizer.type_range(EventType.TIME_SHIFT)
         # Only event tokens, EOS and context ends may be generated; stop ids are re-allowed per row.
         self.never = torch.zeros(vocab_out, dtype=torch.bool)
+        self.is_type = torch.zeros(vocab_out, dtype=torch.bool)
+        # The group grammar, loosely: a group opens with its time (or, for slider anchors, a position);
+        # a time is never followed by another. A well-trained model never needs these masks; a young
+        # one falls into loops of type tokens without them.
+        self.opens_group = torch.zeros(vocab_out, dtype=torch.bool)
         for token in range(vocab_out):
             if not self.tokenizer.is_event(token):
                 self.never[token] = True
+                self.opens_group[token] = True  # EOS and context ends may close a block after a group
+                continue
+            kind = self.tokenizer.decode(token).type
+            self.is_type[token] = kind in TYPE_EVENTS
+            self.opens_group[token] = kind in (EventType.TIME_SHIFT, EventType.POS)
 
     @property
     def device(self) -> torch.device:
@@ -130,20 +140,30 @@ class Decoder:
         step_index = torch.arange(n_steps, device=device)
         is_stop = allowed_stops.to(device)
 
+        not_opening = (~self.opens_group).to(device)
+        is_type = self.is_type.to(device)
         logits, cache = self.model.decode_step(encoder, ids, None, mask)
         logits = logits[:, -1]
         new = [[] for _ in range(n)]
         done = torch.zeros(n, dtype=torch.bool, device=device)
+        group_start = torch.ones(
+            n, dtype=torch.bool, device=device
+        )  # prompts end with a context start or a type
+        after_time = torch.zeros(n, dtype=torch.bool, device=device)
         for _ in range(max_positions - width):
             scores = logits.float()
             if guided:
                 scores = scores[n:] + options.cfg_scale * (scores[:n] - scores[n:])
-            scores = scores.masked_fill(blocked, float("-inf"))
+            scores = scores.masked_fill(blocked | (group_start.unsqueeze(1) & not_opening), float("-inf"))
             time_scores = scores[:, self.time_first : self.time_last + 1]
-            time_scores.masked_fill_(step_index.unsqueeze(0) < min_step.unsqueeze(1), float("-inf"))
+            time_scores.masked_fill_(
+                (step_index.unsqueeze(0) < min_step.unsqueeze(1)) | after_time.unsqueeze(1), float("-inf")
+            )
             token = _sample(scores, options, generator)
             step = token - self.time_first
             is_time = (step >= 0) & (step < n_steps)
+            group_start = is_type[token]
+            after_time = is_time
             ends = is_stop.gather(1, token.unsqueeze(1)).squeeze(1) | (is_time & (step >= stop_step))
             keep = ~done & ~ends
             for row in torch.nonzero(keep).flatten().tolist():

@@ -27,7 +27,7 @@ from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from osuT5.errors import OsuT5Error
-from osuT5.files import atomic_write_text
+from osuT5.files import atomic_write_text, current_umask
 from osuT5.model.configuration import OsuT5Config
 from osuT5.tokenizer import PAD_ID, Tokenizer
 
@@ -281,6 +281,7 @@ def _atomic_save_weights(state: dict[str, torch.Tensor], path: Path) -> None:
     os.close(fd)
     try:
         safetensors.torch.save_file(state, tmp_name, metadata={"format": "pt"})
+        os.chmod(tmp_name, 0o666 & ~current_umask())  # mkstemp's 0600 would hide a shipped model from others
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):

@@ -28,7 +28,8 @@ def write_held_out_sets(model: OsuT5Model, root: Path, folder: Path) -> None:
     """The set keys training held out, recomputed from its data settings (the split is by hash)."""
     data = (model.train_config or {}).get("data", {})
     _, held_out = split_by_set(find_beatmaps(root), data.get("validation_fraction", 0.1), data.get("seed", 0))
-    keys = sorted({e.set_key for e in held_out})
+    # Folder keys (maps naming no set and no song) are paths on the training machine: meaningless elsewhere.
+    keys = sorted({e.set_key for e in held_out if not e.set_key.startswith("folder:")})
     atomic_write_text(folder / HELD_OUT_FILE, json.dumps(keys, indent=1, ensure_ascii=False), overwrite=True)
 
 
