@@ -11,8 +11,8 @@ import torch
 from osuT5.beatmap import parse_beatmap_file
 from osuT5.data.beatmap_events import timing_events
 from osuT5.errors import OsuT5Error
-from osuT5.events import Event, EventType
-from osuT5.inference.decoding import Decoder, DecodeRequest, SamplingOptions
+from osuT5.events import ContextType, Event, EventType
+from osuT5.inference.decoding import Decoder, DecodeRequest, SamplingOptions, last_time_step
 from osuT5.inference.options import InferenceOptions, parse_difficulties, validate
 from osuT5.inference.super_timing import consensus_markers, merge_redundant_redlines, timing_from_passes
 from osuT5.inference.timing_fit import timing_markers
@@ -89,6 +89,23 @@ def test_decoding_respects_time_limits_and_seed(random_model: OsuT5Model) -> Non
         assert steps == sorted(steps)  # never backwards
         assert all(tokenizer.is_event(t) for t in tokens)  # no specials, no context markers
     assert n_times > 0
+
+
+def test_only_the_open_block_limits_time(random_model: OsuT5Model) -> None:
+    tokenizer = random_model.tokenizer
+    t = lambda step: tokenizer.encode(Event(EventType.TIME_SHIFT, step))  # noqa: E731
+    given = [
+        tokenizer.context_sos(ContextType.TIMING),
+        t(150),
+        tokenizer.encode(Event(EventType.BEAT)),
+        tokenizer.context_eos(ContextType.TIMING),
+    ]
+    open_block = [1, tokenizer.context_sos(ContextType.MAP)]
+    assert last_time_step(given + open_block, tokenizer) == 0
+    assert (
+        last_time_step(given + open_block + [t(40), tokenizer.encode(Event(EventType.CIRCLE))], tokenizer)
+        == 40
+    )
 
 
 def test_cfg_needs_and_uses_negative_prompts(random_model: OsuT5Model) -> None:

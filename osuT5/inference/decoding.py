@@ -37,11 +37,14 @@ class DecodeRequest:
 
 
 def last_time_step(ids: list[int], tokenizer: Tokenizer) -> int:
-    """The last TIME_SHIFT step in `ids` (0 if none): generation may not go back before it."""
+    """The last TIME_SHIFT step of the open block at the end of `ids` (0 if none): generation may
+    not go back before it. Given blocks earlier in the prompt (the timing) do not count."""
     first, last = tokenizer.type_range(EventType.TIME_SHIFT)
     for token in reversed(ids):
         if first <= token <= last:
             return token - first
+        if not tokenizer.is_event(token):  # SOS or a context marker: the open block starts here
+            return 0
     return 0
 
 
