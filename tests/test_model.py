@@ -293,3 +293,21 @@ def test_bf16_training_step_and_loading_on_gpu(model, tokenizer, mels, ids, save
     with torch.inference_mode():
         expected = model(mels, ids).logits
         assert torch.allclose(loaded.eval()(mels.cuda(), ids.cuda()).logits.cpu(), expected, atol=1e-2)
+
+
+def test_shipped_default_model_loads_fast_and_small():
+    """The model inference.py uses by default: loadable by this code, under 5 s, at most 25 MB."""
+    import time
+
+    from osuT5.inference.options import DEFAULT_MODEL_PATH
+    from osuT5.model.ship import held_out_sets
+
+    folder = Path(DEFAULT_MODEL_PATH)
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    assert size <= 25 * 2**20, f"{size / 2**20:.1f} MiB"
+    start = time.perf_counter()
+    model = OsuT5Model.from_pretrained(folder)
+    seconds = time.perf_counter() - start
+    assert seconds < 5, f"loading took {seconds:.1f} s"
+    assert model.train_config is not None and held_out_sets(folder)
+    assert model.tokenizer.vocab_size_out == model.config.vocab_size_out

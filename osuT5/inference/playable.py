@@ -12,24 +12,54 @@ from collections import Counter
 
 import numpy as np
 
-from osuT5.beatmap import Beatmap, GameMode, HoldNote, Slider, Spinner
+from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, HoldNote, Slider, Spinner
 from osuT5.beatmap.slider_path import SliderPath
 
 FIELD = np.array([512.0, 384.0])
 
 
-def _shift_inside(points: np.ndarray) -> np.ndarray:
-    """The smallest (dx, dy) that brings every point inside the field (centres paths too wide for it)."""
+def _shift_inside(points: np.ndarray) -> list[int]:
+    """The smallest whole-pixel (dx, dy) that brings points no larger than the field inside it."""
     lo, hi = points.min(axis=0), points.max(axis=0)
-    shift = np.zeros(2)
+    shift = [0, 0]
     for axis in range(2):
-        if hi[axis] - lo[axis] > FIELD[axis]:
-            shift[axis] = (FIELD[axis] - hi[axis] - lo[axis]) / 2
-        elif lo[axis] < 0:
+        if lo[axis] < 0:
             shift[axis] = math.ceil(-lo[axis])
         elif hi[axis] > FIELD[axis]:
             shift[axis] = math.floor(FIELD[axis] - hi[axis])
     return shift
+
+
+def _inside_playfield(h: HitObject, fixes: Counter) -> HitObject:
+    """`h` moved (whole pixels) so that it, and its whole slider path, lie on the playfield; a slider
+    whose path is larger than the playfield becomes a circle at its clamped head."""
+    if isinstance(h, Spinner):
+        return h
+    h.x, h.y = round(h.x), round(h.y)
+    if isinstance(h, Slider):
+        h.curve_points = [(round(x), round(y)) for x, y in h.curve_points]
+        path = SliderPath.from_slider(h)
+        points = np.array([path.position_at(t) for t in np.linspace(0, 1, 33)])
+        if np.any(points.max(axis=0) - points.min(axis=0) > FIELD):
+            fixes["sliders larger than the playfield made circles"] += 1
+            return Circle(
+                min(max(h.x, 0), 512),
+                min(max(h.y, 0), 384),
+                h.time,
+                h.new_combo,
+                h.combo_skip,
+                h.hitsound,
+                h.hit_sample,
+            )
+    else:
+        points = np.array([[h.x, h.y]])
+    dx, dy = _shift_inside(points)
+    if dx or dy:
+        fixes["moved into the playfield"] += 1
+        h.x, h.y = h.x + dx, h.y + dy  # whole pixels: the written integers move alike
+        if isinstance(h, Slider):
+            h.curve_points = [(x + dx, y + dy) for x, y in h.curve_points]
+    return h
 
 
 def make_playable(beatmap: Beatmap, song_ms: float) -> Counter:
@@ -42,20 +72,7 @@ def make_playable(beatmap: Beatmap, song_ms: float) -> Counter:
             continue
         kept.append(h)
     if beatmap.mode in (GameMode.STD, GameMode.CATCH):
-        for h in kept:
-            if isinstance(h, Spinner):
-                continue
-            if isinstance(h, Slider):
-                path = SliderPath.from_slider(h)
-                points = np.array([path.position_at(t) for t in np.linspace(0, 1, 17)])
-            else:
-                points = np.array([[h.x, h.y]])
-            dx, dy = _shift_inside(points)
-            if dx or dy:
-                fixes["moved into the playfield"] += 1
-                h.x, h.y = h.x + dx, h.y + dy  # whole pixels: the written integers move alike
-                if isinstance(h, Slider):
-                    h.curve_points = [(x + dx, y + dy) for x, y in h.curve_points]
+        kept = [_inside_playfield(h, fixes) for h in kept]
     if beatmap.mode == GameMode.MANIA:
         keys = beatmap.keycount
         busy_until: dict[int, float] = {}

@@ -37,7 +37,7 @@ def check_validity(beatmap: Beatmap, song_ms: float) -> Validity:
                 continue
             points = [(h.x, h.y)]
             if isinstance(h, Slider):
-                points.append(SliderPath.from_slider(h).end_position())
+                points.append(tuple(SliderPath.from_slider(h).end_position))
             report.outside_playfield += any(not (0 <= x <= 512 and 0 <= y <= 384) for x, y in points)
     if beatmap.mode == GameMode.MANIA:
         keys = beatmap.keycount
