@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -24,7 +23,6 @@ from osuT5.errors import OsuT5Error
 from osuT5.inference.options import InferenceOptions, option_defaults, option_help
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
-ConfigStore.instance().store(name="inference_schema", node=InferenceOptions)
 
 
 def terminal_progress(total: int, unit: str) -> Callable[[int], None]:

@@ -9,6 +9,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
+
 from osuT5.beatmap import GameMode
 from osuT5.errors import OsuT5Error
 
@@ -81,6 +83,11 @@ class InferenceOptions:
     approach_rate: float | None = opt(None, "AR (default 9)")
     slider_tick_rate: float | None = opt(None, "slider tick rate (default 1)")
     preview_time: int | None = opt(None, "ms where song select previews the song")
+
+
+# `configs/inference.yaml` lists the schema by this name; importing this module registers it.
+INFERENCE_SCHEMA = "inference_schema"
+ConfigStore.instance().store(name=INFERENCE_SCHEMA, node=InferenceOptions)
 
 
 def option_help() -> dict[str, str]:
