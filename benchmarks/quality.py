@@ -117,7 +117,7 @@ def render_excerpt(source: Path, folder: Path, excerpt_ms: int) -> tuple[Path, B
     return folder / "audio.ogg", cut
 
 
-def stars_of(beatmap: Beatmap, path: Path | None = None) -> float:
+def stars_of(path: Path) -> float:
     return float(rosu.Difficulty().calculate(rosu.Beatmap(path=str(path))).stars)
 
 
@@ -140,7 +140,7 @@ def main() -> None:
                 folder = Path(scratch) / f"{mode_name}{n}"
                 audio, truth = render_excerpt(source, folder, excerpt_ms)
                 truth_path = folder / source.name
-                target = stars_of(truth, truth_path)
+                target = stars_of(truth_path)
                 started = time.perf_counter()
                 result = generate(
                     InferenceOptions(

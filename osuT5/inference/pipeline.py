@@ -11,7 +11,6 @@ import copy
 import os
 import random
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -538,8 +537,3 @@ def _write_outputs(o, beatmaps, audio_path: Path, output: Path, reference, resul
         osz = _free_path(output / _file_name(first, ".osz"), set())
         files = {audio_path.name: audio_path.read_bytes()}
         result.osz_path = write_osz(osz, {m.path.name: m.beatmap for m in result.maps}, files)
-
-
-def print_warnings(result: RunResult) -> None:
-    for line in result.warnings:
-        print(f"warning: {line}", file=sys.stderr)
