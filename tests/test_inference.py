@@ -5,53 +5,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from song_excerpts import pick_held_out, render_excerpt
 
 from osuT5.audio import load_audio
-from osuT5.beatmap import parse_beatmap_file, write_beatmap_file
-from osuT5.data.collection import set_key
-from osuT5.data.render import render_song, write_audio
-from osuT5.errors import OsuT5Error
-from osuT5.inference.options import DEFAULT_MODEL_PATH, InferenceOptions
+from osuT5.beatmap import parse_beatmap_file
+from osuT5.inference.options import InferenceOptions
 from osuT5.inference.pipeline import generate
 from osuT5.inference.validity import check_validity
-from osuT5.model.ship import held_out_sets
 
 REPO = Path(__file__).resolve().parents[1]
 EXCERPT_MS = 40_000
-SAMPLE_RATE = 22050
-
-
-def _pick_held_out(corpus_dir: Path, mode: str) -> Path:
-    held_out = held_out_sets(DEFAULT_MODEL_PATH)
-    assert held_out, "the shipped model records no held-out sets"
-    for path in sorted((corpus_dir / "beatmaps" / mode).rglob("*.osu")):
-        try:
-            beatmap = parse_beatmap_file(path)
-        except OsuT5Error:
-            continue
-        early = [h for h in beatmap.hit_objects if h.time < EXCERPT_MS]
-        if set_key(beatmap, path) in held_out and len(early) >= 30 and beatmap.uninherited_points:
-            return path
-    raise AssertionError(f"no held-out {mode} map with 30 objects in its first {EXCERPT_MS} ms")
-
-
-def _render_excerpt(source: Path, folder: Path) -> Path:
-    """A Songs folder: the first 40 s of a song rendered from `source`, and the map cut to it."""
-    beatmap = parse_beatmap_file(source)
-    audio = render_song(beatmap, seed=0, end_ms=EXCERPT_MS)
-    write_audio(folder / "audio.ogg", audio, SAMPLE_RATE, "ogg")
-    general = {**beatmap.general, "AudioFilename": "audio.ogg"}
-    excerpt = replace(
-        beatmap,
-        general=general,
-        hit_objects=[h for h in beatmap.hit_objects if h.end_time <= EXCERPT_MS - 500],
-    )
-    return write_beatmap_file(excerpt, folder / source.name)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +26,7 @@ def songs(corpus_dir: Path, tmp_path_factory) -> dict[str, Path]:
     """mode name -> the excerpt .osu (its audio beside it), from held-out sets."""
     root = tmp_path_factory.mktemp("songs")
     return {
-        mode: _render_excerpt(_pick_held_out(corpus_dir, mode), root / mode)
+        mode: render_excerpt(pick_held_out(corpus_dir, mode, EXCERPT_MS), root / mode, EXCERPT_MS)
         for mode in ("std", "taiko", "catch", "mania")
     }
 

@@ -17,6 +17,9 @@ from osuT5.errors import OsuT5Error
 DEFAULT_MODEL_PATH = str(Path(__file__).resolve().parents[1] / "assets" / "default_model")
 CONTEXT_NAMES = ("NONE", "TIMING", "KIAI", "MAP", "GD", "NO_HS")
 OUTPUT_NAMES = ("TIMING", "MAP")
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+PRECISION_NAMES = ("fp32", "bf16", "fp16")
+AUDIO_EXTENSIONS = (".mp3", ".ogg", ".wav", ".flac", ".m4a", ".opus")
 MAX_STARS = 12.0
 
 
@@ -100,6 +103,29 @@ def option_defaults() -> dict[str, Any]:
     for f in fields(InferenceOptions):
         out[f.name] = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
     return out
+
+
+def option_choices() -> dict[str, tuple]:
+    """The closed sets some options choose from (lists choose several), for faces that offer a menu."""
+    return {
+        "gamemode": tuple(int(m) for m in GameMode),
+        "in_context": CONTEXT_NAMES,
+        "output_type": OUTPUT_NAMES,
+        "device": DEVICE_NAMES,
+        "precision": PRECISION_NAMES,
+    }
+
+
+def model_descriptors(model_path: str = DEFAULT_MODEL_PATH) -> tuple[str, ...]:
+    """The descriptor tags the model in `model_path` was trained with (its tokenizer's list); the
+    project's default list for a Hub id or a folder without a tokenizer."""
+    from osuT5.style import DEFAULT_DESCRIPTORS
+    from osuT5.tokenizer import Tokenizer
+
+    path = Path(model_path).expanduser() / "tokenizer.json"
+    if not path.is_file():
+        return DEFAULT_DESCRIPTORS
+    return tuple(Tokenizer.load(path).config.descriptors)
 
 
 def _fail(name: str, value: Any, why: str) -> None:
@@ -192,7 +218,7 @@ def validate(o: InferenceOptions, descriptor_names: tuple[str, ...] | None = Non
         _fail("slider_multiplier", o.slider_multiplier, "must be between 0.4 and 3.6")
     if o.circle_size is not None and not 0 <= o.circle_size <= 10:
         _fail("circle_size", o.circle_size, "must be between 0 and 10")
-    if o.device not in ("auto", "cpu", "cuda", "mps"):
+    if o.device not in DEVICE_NAMES:
         _fail("device", o.device, "use auto, cpu, cuda or mps")
-    if o.precision not in ("fp32", "bf16", "fp16"):
+    if o.precision not in PRECISION_NAMES:
         _fail("precision", o.precision, "use fp32, bf16 or fp16")

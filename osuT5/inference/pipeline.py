@@ -35,7 +35,7 @@ from osuT5.events import ContextType, Event, EventType, split_groups
 from osuT5.files import atomic_write_bytes
 from osuT5.inference.decoding import Decoder, SamplingOptions
 from osuT5.inference.hitsounding import add_hitsounds
-from osuT5.inference.options import InferenceOptions, parse_difficulties, validate
+from osuT5.inference.options import AUDIO_EXTENSIONS, InferenceOptions, parse_difficulties, validate
 from osuT5.inference.passes import GivenBlock, PassRunner, Stream
 from osuT5.inference.playable import make_playable
 from osuT5.inference.postprocess import events_to_beatmap
@@ -44,7 +44,6 @@ from osuT5.inference.windows import WINDOW_QUANTUM_MS, plan_windows, tiled_windo
 from osuT5.model import OsuT5Model
 from osuT5.style import Conditions, conditions_from_beatmap
 
-AUDIO_EXTENSIONS = (".mp3", ".ogg", ".wav", ".flac", ".m4a", ".opus")
 DEFAULTS = {"HPDrainRate": 5.0, "CircleSize": 4.0, "OverallDifficulty": 8.0, "ApproachRate": 9.0}
 FALLBACK_BPM = 120.0
 NO_HS_LOOKAHEAD = 0.6
