@@ -26,3 +26,13 @@ def corpus_dir() -> Path:
 def corpus_beatmaps(corpus_dir: Path) -> list[Path]:
     """Every .osu file under corpus/beatmaps/<mode>/<source>/, sorted."""
     return sorted((corpus_dir / "beatmaps").glob("**/*.osu"))
+
+
+@pytest.fixture(scope="session")
+def short_song(corpus_dir: Path, tmp_path_factory) -> Path:
+    """A 20 s song rendered from a held-out osu!standard map: the .osu excerpt, `audio.ogg` beside it."""
+    from song_excerpts import pick_held_out, render_excerpt
+
+    excerpt_ms = 20_000
+    folder = tmp_path_factory.mktemp("short_song")
+    return render_excerpt(pick_held_out(corpus_dir, "std", excerpt_ms, 20), folder, excerpt_ms)

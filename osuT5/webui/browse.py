@@ -31,7 +31,9 @@ class AllowedFolders:
 
     def listing(self, path: str | Path | None, target: tuple[str, ...] | str) -> dict[str, Any]:
         """The sub-folders of `path` and the files it holds that `target` accepts (suffixes, or
-        FOLDER for folders only). With no path: the allowed roots themselves."""
+        FOLDER for folders only). With no path: the allowed root, or the list of them when several."""
+        if not path and len(self.roots) == 1:
+            path = self.roots[0]
         if not path:
             return {"path": None, "parent": None, "entries": [_entry(r, True) for r in self.roots]}
         folder = self.check(path)

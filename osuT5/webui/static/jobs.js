@@ -1,7 +1,7 @@
 // Job cards: start, live progress and log over Server-Sent Events, cancel, outputs, MaiMod suggestions.
 "use strict";
 
-const { api, el, formValues, showError, FORM } = window.osuT5;
+// api, el, formValues, showError and FORM come from form.js (scripts share one global scope).
 const MAX_LOG_LINES = 300;
 
 function card(job) {

@@ -1,0 +1,254 @@
+"""The web UI in a real browser (Debian's chromium, driven by Playwright): generate a map from a rendered
+song through the form, watch progress, preview and download it; cancel; two jobs at once; a validation
+message; the MaiMod page. Screenshots of each page go to test-artifacts/webui/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from osuT5.beatmap import parse_beatmap_file
+from osuT5.errors import OsuT5Error
+from osuT5.inference.options import InferenceOptions, validate
+
+from webui_server import running_server
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "webui"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+JOB_TIMEOUT_MS = 120_000
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("chromium not found: `apt-get install -y chromium` (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements.txt")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def root(short_song: Path, tmp_path_factory) -> Path:
+    """The one folder the server may use: the song in song/, outputs beside it."""
+    root = tmp_path_factory.mktemp("webui")
+    shutil.copytree(short_song.parent, root / "song")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(root: Path):
+    with running_server(root, max_running=2) as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser, server):
+    # bypass_csp: the test itself evaluates scripts in the page (the CSP header is checked in test_webui_security)
+    context = browser.new_context(viewport={"width": 1300, "height": 1100}, accept_downloads=True, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server[0] + "/")
+    yield page
+    context.close()
+    assert errors == []  # no script error in the page
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _fill(page, values: dict[str, str]) -> None:
+    advanced = page.locator("#more-options")
+    if advanced.get_attribute("open") is None:
+        page.click("#more-options > summary")
+    for name, value in values.items():
+        node = page.locator(f'#options-form [data-option="{name}"]')
+        if node.evaluate("n => n.tagName") == "SELECT":
+            node.select_option(value)
+        elif node.get_attribute("type") == "checkbox":
+            node.set_checked(value == "true")
+        else:
+            node.fill(value)
+
+
+def _jobs(base: str) -> list[dict]:
+    with urllib.request.urlopen(base + "/api/jobs") as response:
+        return json.load(response)["jobs"]
+
+
+def _wait_state(page, job_card, states: tuple[str, ...]) -> str:
+    page.wait_for_function(
+        "([node, states]) => states.includes(node.dataset.state)",
+        arg=[job_card.element_handle(), list(states)],
+        timeout=JOB_TIMEOUT_MS,
+    )
+    return job_card.get_attribute("data-state")
+
+
+def test_generate_progress_preview_and_download(page, server, root: Path) -> None:
+    _shot(page, "generate-form")
+    # Pick the song with the server-side browser, inside the allowed folder.
+    page.click('[data-browse="audio_path"]')
+    page.click("#browser-entries >> text=song/")
+    page.click("#browser-entries >> text=audio.ogg")
+    assert page.input_value('[data-option="audio_path"]') == str(root / "song" / "audio.ogg")
+    _fill(page, {"output_path": str(root / "out_generate"), "seed": "0", "gamemode": "0", "difficulty": "4"})
+    # Record every progress text the page shows, to see progress arrive while the job runs.
+    page.evaluate(
+        """() => { window.progressSeen = [];
+        new MutationObserver(() => document.querySelectorAll('.progress-text').forEach(n =>
+          window.progressSeen.push(n.textContent))).observe(document.getElementById('jobs'),
+          {subtree: true, childList: true, characterData: true}); }"""
+    )
+    page.click("#start")
+    card = page.locator(".job").first
+    assert _wait_state(page, card, ("done", "failed")) == "done", card.inner_text()
+    seen = page.evaluate("window.progressSeen")
+    assert len(set(seen)) >= 2, seen  # several updates, not one final number
+    total = seen[-1].strip().split()[-2]
+    assert seen[-1].strip().startswith(f"{total} / {total}")
+
+    [osu] = (root / "out_generate").glob("*.osu")
+    beatmap = parse_beatmap_file(osu)
+    assert beatmap.hit_objects
+    # The preview draws the generated map: every object known, some on screen at the first one's time.
+    page.wait_for_selector("#preview-panel:not([hidden])")
+    canvas = page.locator("#playfield")
+    assert int(canvas.get_attribute("data-objects")) == len(beatmap.hit_objects)
+    page.evaluate(f"window.osuT5.seekPreview({beatmap.hit_objects[0].time})")
+    page.wait_for_function("document.getElementById('playfield').dataset.visible > 0")
+    _shot(page, "generate-done-preview")
+
+    with page.expect_download() as download:
+        card.locator("a.download.osu").first.click()
+    saved = root / "downloaded.osu"
+    download.value.save_as(saved)
+    assert parse_beatmap_file(saved) == beatmap  # the download is the map that was written
+
+    card.locator("button.open-folder").click()
+    page.wait_for_function("document.querySelector('.open-status').textContent.includes('opened')")
+    assert server[2] == [root / "out_generate"]
+
+
+def test_cancel_kills_the_worker_and_leaves_no_file(page, server, root: Path) -> None:
+    out = root / "out_cancel"
+    audio = str(root / "song" / "audio.ogg")
+    # Many super-timing passes: long enough to cancel mid-run.
+    _fill(
+        page,
+        {"audio_path": audio, "output_path": str(out), "super_timing": "true", "timer_iterations": "2000"},
+    )
+    page.click("#start")
+    card = page.locator(".job").first
+    page.wait_for_function(
+        "node => node.querySelector('.progress-text').textContent.includes('/')",
+        arg=card.element_handle(),
+        timeout=JOB_TIMEOUT_MS,
+    )
+    [job] = [j for j in _jobs(server[0]) if j["id"] == card.get_attribute("data-job")]
+    card.locator("button.cancel").click()
+    assert _wait_state(page, card, ("cancelled",)) == "cancelled"
+    _shot(page, "generate-cancelled")
+    with pytest.raises(ProcessLookupError):  # the worker's whole process group is gone
+        os.killpg(job["pid"], 0)
+    leftovers = list(out.iterdir()) if out.exists() else []
+    assert leftovers == []
+
+
+def test_two_jobs_run_at_once(page, server, root: Path) -> None:
+    audio = str(root / "song" / "audio.ogg")
+    before = page.locator(".job").count()  # the page also lists earlier jobs
+    for name in ("a", "b"):
+        _fill(page, {"audio_path": audio, "output_path": str(root / f"out_two_{name}"), "seed": "1"})
+        page.click("#start")
+    cards = page.locator(".job")
+    page.wait_for_function(f"document.querySelectorAll('.job').length == {before + 2}")
+    both_running, deadline = False, time.time() + 60
+    while time.time() < deadline and not both_running:
+        states = [j["state"] for j in _jobs(server[0])[-2:]]
+        both_running = states == ["running", "running"]
+        if "done" in states:
+            break
+        time.sleep(0.05)
+    assert both_running, states
+    for i in range(2):
+        assert _wait_state(page, cards.nth(i), ("done", "failed")) == "done"
+    first, second = (next((root / f"out_two_{n}").glob("*.osu")) for n in ("a", "b"))
+    assert first.read_bytes() == second.read_bytes()  # same seed, undisturbed by each other
+    _shot(page, "generate-two-jobs")
+
+
+def test_bad_input_shows_the_validation_message(page, server, root: Path) -> None:
+    jobs_before = len(_jobs(server[0]))
+    _fill(page, {"audio_path": str(root / "song" / "audio.ogg"), "start_time": "9000", "end_time": "1000"})
+    page.click("#start")
+    page.wait_for_selector("#form-error:not([hidden])")
+    with pytest.raises(OsuT5Error) as expected:
+        validate(InferenceOptions(start_time=9000, end_time=1000))
+    assert page.inner_text("#form-error") == str(expected.value)
+    assert page.inner_text('[data-error-for="start_time"]') == str(expected.value)
+    assert len(_jobs(server[0])) == jobs_before  # refused before any job was queued
+    _shot(page, "generate-validation")
+
+
+def shown_order(page) -> list[str]:
+    return [t.get_attribute("data-category") for t in page.locator(".suggestion-table").all()]
+
+
+def test_maimod_lists_suggestions_for_a_faulty_map(browser, server, root: Path, short_song: Path) -> None:
+    pytest.importorskip("osuT5.inference.mai_mod", reason="MaiMod is built on another branch")
+    faulty = parse_beatmap_file(short_song)
+    # The injected fault: one object pushed 37 ms off its beat.
+    moved = faulty.hit_objects[len(faulty.hit_objects) // 2]
+    moved.time += 37
+    from osuT5.beatmap import write_beatmap_file
+
+    path = write_beatmap_file(faulty, root / "song" / "faulty.osu")
+    context = browser.new_context(viewport={"width": 1300, "height": 1000}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(server[0] + "/maimod")
+    _shot(page, "maimod-form")
+    page.fill('[data-option="beatmap_path"]', str(path))
+    page.click("#start")
+    card = page.locator(".job").first
+    assert _wait_state(page, card, ("done", "failed")) == "done", card.inner_text()
+    page.wait_for_selector(".suggestion")
+    rows = page.locator(".suggestion")
+    assert rows.count() > 0
+    [job] = [j for j in _jobs(server[0]) if j["id"] == card.get_attribute("data-job")]
+    suggestions = job["result"]["suggestions"]
+    assert rows.count() == len(suggestions)
+    shown = {t.get_attribute("data-category") for t in page.locator(".suggestion-table").all()}
+    assert shown == {s["category"] for s in suggestions}
+    assert [rows.nth(i).locator(".time").inner_text() for i in range(rows.count())] == [
+        s["time_text"] for c in shown_order(page) for s in suggestions if s["category"] == c
+    ]
+    _shot(page, "maimod-suggestions")
+    context.close()
