@@ -1,6 +1,6 @@
 """The osuT5 web UI: a local server with the Generate and MaiMod pages; opens your browser.
 
-    python web-ui.py [--port 5000] [--allow ~/Music --allow ~/osu/Songs] [--max-jobs 1] [--no-browser]
+python web-ui.py [--port 5000] [--allow ~/Music --allow ~/osu/Songs] [--max-jobs 1] [--no-browser]
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def _is_loopback(host: str) -> bool:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
+    )
     parser.add_argument("--port", type=int, default=5000, help="port (0: any free port; default 5000)")
     parser.add_argument(
         "--allow",
@@ -57,7 +59,9 @@ def main(argv: list[str]) -> int:
     try:
         server = serve(app, args.host, args.port)
     except OSError as e:
-        print(f"error: cannot listen on {args.host}:{args.port} ({e.strerror}); try --port 0", file=sys.stderr)
+        print(
+            f"error: cannot listen on {args.host}:{args.port} ({e.strerror}); try --port 0", file=sys.stderr
+        )
         return 1
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{server.server_port}/"
     print(f"osuT5 web UI at {url} (Ctrl+C stops it)", flush=True)

@@ -12,12 +12,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from webui_server import running_server
 
 from osuT5.beatmap import parse_beatmap_file
 from osuT5.errors import OsuT5Error
 from osuT5.inference.options import InferenceOptions, validate
-
-from webui_server import running_server
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "webui"
@@ -69,7 +68,9 @@ def server(root: Path):
 @pytest.fixture
 def page(browser, server):
     # bypass_csp: the test itself evaluates scripts in the page (the CSP header is checked in test_webui_security)
-    context = browser.new_context(viewport={"width": 1300, "height": 1100}, accept_downloads=True, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": 1300, "height": 1100}, accept_downloads=True, bypass_csp=True
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -98,6 +99,14 @@ def _fill(page, values: dict[str, str]) -> None:
             node.fill(value)
 
 
+def _start(page):
+    """Click Start and return the new job's card (the page also lists earlier jobs)."""
+    before = page.locator(".job").count()
+    page.click("#start")
+    page.wait_for_function(f"document.querySelectorAll('.job').length > {before}", timeout=JOB_TIMEOUT_MS)
+    return page.locator(".job").first
+
+
 def _jobs(base: str) -> list[dict]:
     with urllib.request.urlopen(base + "/api/jobs") as response:
         return json.load(response)["jobs"]
@@ -112,14 +121,26 @@ def _wait_state(page, job_card, states: tuple[str, ...]) -> str:
     return job_card.get_attribute("data-state")
 
 
-def test_generate_progress_preview_and_download(page, server, root: Path) -> None:
+def test_generate_progress_preview_download_and_metacharacters_as_data(page, server, root: Path) -> None:
     _shot(page, "generate-form")
     # Pick the song with the server-side browser, inside the allowed folder.
     page.click('[data-browse="audio_path"]')
     page.click("#browser-entries >> text=song/")
     page.click("#browser-entries >> text=audio.ogg")
     assert page.input_value('[data-option="audio_path"]') == str(root / "song" / "audio.ogg")
-    _fill(page, {"output_path": str(root / "out_generate"), "seed": "0", "gamemode": "0", "difficulty": "4"})
+    # A title a shell would run: the worker gets an argument list and JSON, so it stays text.
+    marker = root / "pwned"
+    title = f"x$(touch {marker}); `touch {marker}` | rm -rf / &"
+    _fill(
+        page,
+        {
+            "output_path": str(root / "out_generate"),
+            "seed": "0",
+            "gamemode": "0",
+            "difficulty": "4",
+            "title": title,
+        },
+    )
     # Record every progress text the page shows, to see progress arrive while the job runs.
     page.evaluate(
         """() => { window.progressSeen = [];
@@ -127,8 +148,7 @@ def test_generate_progress_preview_and_download(page, server, root: Path) -> Non
           window.progressSeen.push(n.textContent))).observe(document.getElementById('jobs'),
           {subtree: true, childList: true, characterData: true}); }"""
     )
-    page.click("#start")
-    card = page.locator(".job").first
+    card = _start(page)
     assert _wait_state(page, card, ("done", "failed")) == "done", card.inner_text()
     seen = page.evaluate("window.progressSeen")
     assert len(set(seen)) >= 2, seen  # several updates, not one final number
@@ -151,6 +171,7 @@ def test_generate_progress_preview_and_download(page, server, root: Path) -> Non
     saved = root / "downloaded.osu"
     download.value.save_as(saved)
     assert parse_beatmap_file(saved) == beatmap  # the download is the map that was written
+    assert beatmap.metadata["Title"] == title and not marker.exists()
 
     card.locator("button.open-folder").click()
     page.wait_for_function("document.querySelector('.open-status').textContent.includes('opened')")
@@ -165,8 +186,7 @@ def test_cancel_kills_the_worker_and_leaves_no_file(page, server, root: Path) ->
         page,
         {"audio_path": audio, "output_path": str(out), "super_timing": "true", "timer_iterations": "2000"},
     )
-    page.click("#start")
-    card = page.locator(".job").first
+    card = _start(page)
     page.wait_for_function(
         "node => node.querySelector('.progress-text').textContent.includes('/')",
         arg=card.element_handle(),
@@ -236,8 +256,7 @@ def test_maimod_lists_suggestions_for_a_faulty_map(browser, server, root: Path, 
     page.goto(server[0] + "/maimod")
     _shot(page, "maimod-form")
     page.fill('[data-option="beatmap_path"]', str(path))
-    page.click("#start")
-    card = page.locator(".job").first
+    card = _start(page)
     assert _wait_state(page, card, ("done", "failed")) == "done", card.inner_text()
     page.wait_for_selector(".suggestion")
     rows = page.locator(".suggestion")

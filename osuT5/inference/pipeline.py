@@ -47,6 +47,7 @@ from osuT5.style import Conditions, conditions_from_beatmap
 DEFAULTS = {"HPDrainRate": 5.0, "CircleSize": 4.0, "OverallDifficulty": 8.0, "ApproachRate": 9.0}
 FALLBACK_BPM = 120.0
 NO_HS_LOOKAHEAD = 0.6
+MAX_NAME_BYTES = 200
 
 
 @dataclass
@@ -263,7 +264,11 @@ def _file_name(beatmap: Beatmap, suffix: str = ".osu") -> str:
     name = f"{m.get('Artist', '')} - {m.get('Title', '')} ({m.get('Creator', '')})"
     if suffix == ".osu":
         name += f" [{m.get('Version', '')}]"
-    return re.sub(r'[\\/:*?"<>|]', "_", name) + suffix
+    name = re.sub(r'[\\/:*?"<>|]', "_", name)
+    # Filesystems cap a name at 255 bytes; leave room for " (2)" and the atomic writer's temp name.
+    while len(name.encode()) > MAX_NAME_BYTES:
+        name = name[:-1]
+    return name.rstrip() + suffix
 
 
 def _free_path(path: Path, taken: set[Path]) -> Path:

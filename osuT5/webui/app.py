@@ -242,7 +242,11 @@ def create_app(settings: Settings) -> Flask:
 
     @app.get("/api/presets")
     def list_presets() -> Any:
-        names = sorted(p.stem for p in settings.presets_dir.glob("*.json")) if settings.presets_dir.is_dir() else []
+        names = (
+            sorted(p.stem for p in settings.presets_dir.glob("*.json"))
+            if settings.presets_dir.is_dir()
+            else []
+        )
         return jsonify({"presets": names})
 
     @app.get("/api/presets/<name>")

@@ -153,8 +153,9 @@ class JobQueue:
         with self.changed:
             if job.state == "running":
                 job.state = "done" if code == 0 else "failed"
-                if job.state == "failed" and job.error is None:
-                    job.error = f"the worker stopped with exit code {code}"
+                if job.state == "failed" and job.error is None:  # a crash: its last stderr line says why
+                    logs = [e["text"] for e in job.events if e["event"] == "log"]
+                    job.error = logs[-1] if logs else f"the worker stopped with exit code {code}"
                 self._add_event(job, {"event": "state", "state": job.state, "error": job.error})
             job.process = None
             self._start_waiting()
@@ -170,7 +171,8 @@ class JobQueue:
 
     def _remove_partial_files(self, job: Job) -> None:
         """A killed worker may die inside an atomic write: drop its temporary files (never a finished one)."""
-        folder = job.options.get("output_path")
+        source = job.options.get("audio_path") or job.options.get("beatmap_path")
+        folder = job.options.get("output_path") or (Path(source).parent if source else None)
         if not folder or not Path(folder).is_dir():
             return
         for path in Path(folder).glob(".*.tmp"):
