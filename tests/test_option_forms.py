@@ -1,0 +1,59 @@
+"""The faces' view of the options: typed answers from text, errors in `validate`'s style, and overrides
+that `inference.py` reads back to the same options."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from osuT5.errors import OsuT5Error
+from osuT5.inference.option_forms import build_options, error_option, option_fields, to_overrides
+from osuT5.inference.options import InferenceOptions, option_choices
+
+REPO = Path(__file__).resolve().parents[1]
+FIELDS = option_fields(InferenceOptions, option_choices())
+
+
+def _load_options(overrides: list[str]) -> InferenceOptions:
+    spec = importlib.util.spec_from_file_location("inference_entry", REPO / "inference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load_options(overrides)
+
+
+def test_answers_round_trip_through_inference_overrides() -> None:
+    answers = {
+        "audio_path": "/songs/it's a (test) $(rm -rf x); `y` | z & w.ogg",
+        "difficulty": "2, 3.5",
+        "descriptors": "style/clean, skillset/finger control",
+        "in_context": ["timing"],
+        "seed": "3",
+        "export_osz": "yes",
+        "title": "null",
+        "cfg_scale": "2",
+        "year": "",
+        "hitsounded": "false",
+    }
+    options = build_options(InferenceOptions, FIELDS, answers)
+    assert options.difficulty == [2.0, 3.5] and options.in_context == ["TIMING"] and options.year is None
+    assert options.title == "null" and options.hitsounded is False
+    assert _load_options(to_overrides(options)) == options
+
+
+@pytest.mark.parametrize(
+    ("answers", "option"),
+    [
+        ({"seed": "1.5"}, "seed"),
+        ({"cfg_scale": "much"}, "cfg_scale"),
+        ({"device": "tpu"}, "device"),
+        ({"in_context": "TIMING,SOUND"}, "in_context"),
+        ({"export_osz": "maybe"}, "export_osz"),
+        ({"nonsense": "1"}, "nonsense"),
+    ],
+)
+def test_a_bad_answer_names_its_option(answers: dict, option: str) -> None:
+    with pytest.raises(OsuT5Error) as error:
+        build_options(InferenceOptions, FIELDS, answers)
+    assert error_option(error.value) == option
