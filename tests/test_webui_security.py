@@ -4,6 +4,10 @@ outputs."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -117,3 +121,30 @@ def test_preset_names_cannot_name_other_files(client, allowed: Path) -> None:
 
 
 # A form value with shell metacharacters passed as data: test_webui_browser.py types one into the title.
+
+
+def _start_web_ui(*args: str):
+    repo = Path(__file__).resolve().parents[1]
+    return subprocess.Popen(
+        [sys.executable, "web-ui.py", "--port", "0", "--no-browser", *args],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_web_ui_listens_on_this_machine_and_warns_beyond_it(tmp_path: Path) -> None:
+    local = _start_web_ui("--allow", str(tmp_path))
+    wide = _start_web_ui("--allow", str(tmp_path), "--host", "0.0.0.0")
+    try:
+        url = local.stdout.readline().split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "api/jobs") as response:
+            assert json.load(response) == {"jobs": []}
+        assert "warning: listening on 0.0.0.0" in wide.stderr.readline()
+    finally:
+        for process in (local, wide):
+            process.terminate()
+            process.wait(timeout=30)
+    assert "warning" not in local.stderr.read()
