@@ -238,6 +238,23 @@ def test_bad_input_shows_the_validation_message(page, server, root: Path) -> Non
     _shot(page, "generate-validation")
 
 
+def test_presets_are_saved_and_loaded_as_files(page, root: Path) -> None:
+    _fill(page, {"seed": "7", "difficulty": "2, 5", "export_osz": "true"})
+    page.fill("#preset-name", "spread")
+    page.click("#preset-save")
+    page.wait_for_selector('#preset-list option[value="spread"]', state="attached")
+    saved = json.loads((root / "presets" / "spread.json").read_text())
+    assert saved["values"]["seed"] == "7" and saved["values"]["export_osz"] is True
+    page.reload()
+    assert page.input_value('[data-option="seed"]') == ""
+    page.wait_for_selector('#preset-list option[value="spread"]', state="attached")
+    page.select_option("#preset-list", "spread")
+    page.click("#preset-load")
+    page.wait_for_function("document.querySelector('[data-option=seed]').value == '7'")
+    assert page.input_value('[data-option="difficulty"]') == "2, 5"
+    assert page.is_checked('[data-option="export_osz"]')
+
+
 def shown_order(page) -> list[str]:
     return [t.get_attribute("data-category") for t in page.locator(".suggestion-table").all()]
 

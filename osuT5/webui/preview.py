@@ -43,6 +43,7 @@ def preview_data(path: Path) -> dict[str, Any]:
             "y": obj.y,
             "kind": _kind(obj),
             "nc": obj.new_combo,
+            "hitsound": obj.hitsound,  # taiko: whistle or clap make a kat (blue), else a don (red)
         }
         if isinstance(obj, Slider):
             item["path"] = _slider_path(obj, beatmap.format_version)

@@ -80,6 +80,7 @@ function drawScrolling(ctx, t, width, height) {
     const y = hitY - (o.t - t) / SCROLL_MS * hitY;
     const yEnd = hitY - (o.end - t) / SCROLL_MS * hitY;
     ctx.fillStyle = objectColour(o, 1);
+    if (map.mode === 1 && !state.hits.has(o) && !state.misses.has(o)) ctx.fillStyle = o.hitsound & 10 ? "#4aa8ff" : "#ff5a4a";
     if (map.mode === 1) { // taiko: one lane across, notes scroll leftwards
       const x = 80 + (o.t - t) / SCROLL_MS * (width - 80);
       ctx.beginPath(); ctx.arc(x, height / 2, o.kind === "circle" ? 22 : 30, 0, 2 * Math.PI); ctx.fill();
