@@ -15,11 +15,19 @@ from pathlib import Path
 import rosu_pp_py as rosu
 
 from osuT5.audio import TOKEN_STEP_MS
-from osuT5.beatmap import Beatmap, GameMode, HoldNote, Slider, Spinner, TimingIndex, parse_beatmap_file
+from osuT5.beatmap import (
+    Beatmap,
+    GameMode,
+    HoldNote,
+    Slider,
+    Spinner,
+    TimingIndex,
+    mania_column,
+    parse_beatmap_file,
+)
 from osuT5.beatmap.write import beatmap_to_text, write_beatmap_file
 from osuT5.data.beatmap_events import (
     kiai_toggles,
-    mania_column,
     map_events,
     object_samples,
     slider_body_sample,

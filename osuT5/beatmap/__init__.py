@@ -11,6 +11,8 @@ from .objects import (
     Slider,
     Spinner,
     TimingPoint,
+    column_clashes,
+    mania_column,
 )
 from .osz import read_osz, write_osz
 from .parse import parse_beatmap_bytes, parse_beatmap_file, parse_beatmap_text
@@ -28,6 +30,8 @@ __all__ = [
     "Slider",
     "Spinner",
     "TimingIndex",
+    "column_clashes",
+    "mania_column",
     "TimingPoint",
     "beatmap_to_text",
     "parse_beatmap_bytes",

@@ -150,6 +150,25 @@ class HoldNote(HitObject):
         return self.hold_end
 
 
+def mania_column(x: float, keycount: int) -> int:
+    """The mania column an object's x falls in (osu!'s rule: the field split into `keycount` strips)."""
+    return int(min(max(x * keycount / 512.0, 0), keycount - 1))
+
+
+def column_clashes(objects: list[HitObject], keycount: int) -> list[bool]:
+    """For time-ordered mania `objects`: does each start while its column is still held by an earlier
+    object that does not clash itself? (Those are the notes a player could not hit.)"""
+    busy_until: dict[int, float] = {}
+    clashes = []
+    for h in objects:
+        column = mania_column(h.x, keycount)
+        clash = h.time <= busy_until.get(column, float("-inf"))
+        if not clash:
+            busy_until[column] = h.end_time if isinstance(h, HoldNote) else h.time
+        clashes.append(clash)
+    return clashes
+
+
 @dataclass
 class Beatmap:
     """One difficulty. Key/value sections keep every key (known or not) in file order."""

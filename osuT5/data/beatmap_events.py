@@ -7,7 +7,17 @@ import math
 from dataclasses import dataclass, replace
 
 from osuT5.audio import TOKEN_STEP_MS
-from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, HoldNote, Slider, Spinner, TimingIndex
+from osuT5.beatmap import (
+    Beatmap,
+    Circle,
+    GameMode,
+    HitObject,
+    HoldNote,
+    Slider,
+    Spinner,
+    TimingIndex,
+    mania_column,
+)
 from osuT5.beatmap.slider_path import SliderPath, path_segments
 from osuT5.events import (
     MAX_KEYCOUNT,
@@ -58,10 +68,6 @@ def step_centre_ms(time_ms: int) -> int:
 
 def scroll_speed_value(sv: float) -> int:
     return round(min(max(sv, SCROLL_SPEED_MIN), SCROLL_SPEED_MAX) * 100)
-
-
-def mania_column(x: float, keycount: int) -> int:
-    return int(min(max(x * keycount / 512.0, 0), keycount - 1))
 
 
 @dataclass(frozen=True)

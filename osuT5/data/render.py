@@ -27,11 +27,12 @@ from osuT5.beatmap import (
     Slider,
     Spinner,
     TimingIndex,
+    mania_column,
     parse_beatmap_file,
     write_beatmap_file,
 )
 from osuT5.beatmap.objects import HITSOUND_CLAP, HITSOUND_FINISH, HITSOUND_WHISTLE
-from osuT5.data.beatmap_events import ResolvedSample, mania_column, object_samples
+from osuT5.data.beatmap_events import ResolvedSample, object_samples
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_bytes
 

@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, HoldNote, Slider, Spinner
+from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, Slider, Spinner, column_clashes
 from osuT5.beatmap.slider_path import SliderPath
 
 FIELD = np.array([512.0, 384.0])
@@ -74,16 +74,8 @@ def make_playable(beatmap: Beatmap, song_ms: float) -> Counter:
     if beatmap.mode in (GameMode.STD, GameMode.CATCH):
         kept = [_inside_playfield(h, fixes) for h in kept]
     if beatmap.mode == GameMode.MANIA:
-        keys = beatmap.keycount
-        busy_until: dict[int, float] = {}
-        playable = []
-        for h in kept:
-            column = min(max(int(h.x * keys / 512), 0), keys - 1)
-            if h.time <= busy_until.get(column, float("-inf")):
-                fixes["dropped overlapping in a mania column"] += 1
-                continue
-            busy_until[column] = h.end_time if isinstance(h, HoldNote) else h.time
-            playable.append(h)
-        kept = playable
+        clashes = column_clashes(kept, beatmap.keycount)
+        fixes["dropped overlapping in a mania column"] += sum(clashes)
+        kept = [h for h, clash in zip(kept, clashes, strict=True) if not clash]
     beatmap.hit_objects = kept
     return fixes

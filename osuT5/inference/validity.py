@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from osuT5.beatmap import Beatmap, GameMode, HoldNote, Slider, Spinner, beatmap_to_text
+from osuT5.beatmap import Beatmap, GameMode, Slider, Spinner, beatmap_to_text, column_clashes
 from osuT5.beatmap.slider_path import SliderPath
 
 
@@ -40,14 +40,7 @@ def check_validity(beatmap: Beatmap, song_ms: float) -> Validity:
                 points.append(tuple(SliderPath.from_slider(h).end_position))
             report.outside_playfield += any(not (0 <= x <= 512 and 0 <= y <= 384) for x, y in points)
     if beatmap.mode == GameMode.MANIA:
-        keys = beatmap.keycount
-        busy_until: dict[int, float] = {}
-        for h in objects:
-            column = min(max(int(h.x * keys / 512), 0), keys - 1)
-            report.column_overlaps += h.time <= busy_until.get(column, float("-inf"))
-            busy_until[column] = max(
-                busy_until.get(column, float("-inf")), h.end_time if isinstance(h, HoldNote) else h.time
-            )
+        report.column_overlaps = sum(column_clashes(objects, beatmap.keycount))
     try:
         stars = rosu.Difficulty().calculate(rosu.Beatmap(content=beatmap_to_text(beatmap))).stars
         report.rosu_loads = stars == stars  # not NaN
