@@ -12,9 +12,11 @@ import threading
 import webbrowser
 from pathlib import Path
 
+from osuT5.errors import OsuT5Error
 from osuT5.webui.app import Settings, create_app, serve
 
 DEFAULT_PRESETS = Path.home() / ".config" / "osuT5" / "presets"
+PORT_TRIES = 100  # the asked port is taken: try the next ones
 
 
 def _is_loopback(host: str) -> bool:
@@ -31,7 +33,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
     )
-    parser.add_argument("--port", type=int, default=5000, help="port (0: any free port; default 5000)")
+    parser.add_argument(
+        "--port", type=int, default=5000, help="port, or the next free one (0: any free port; default 5000)"
+    )
     parser.add_argument(
         "--allow",
         action="append",
@@ -57,13 +61,11 @@ def main(argv: list[str]) -> int:
     settings = Settings(allowed_folders=allowed, presets_dir=args.presets, max_running=max(1, args.max_jobs))
     app = create_app(settings)
     try:
-        server = serve(app, args.host, args.port)
-    except OSError as e:
-        print(
-            f"error: cannot listen on {args.host}:{args.port} ({e.strerror}); try --port 0", file=sys.stderr
-        )
+        server = serve(app, args.host, args.port, tries=PORT_TRIES)
+    except OsuT5Error as e:
+        print(f"error: {e}; try --port 0", file=sys.stderr)
         return 1
-    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{server.server_port}/"
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{server.server_address[1]}/"
     print(f"osuT5 web UI at {url} (Ctrl+C stops it)", flush=True)
     if not args.no_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()

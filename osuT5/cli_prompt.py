@@ -7,6 +7,7 @@ arrow keys and space), checks every answer with the same validation as `inferenc
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -58,7 +59,8 @@ class Terminal:
     """Coloured prompts and key-driven menus on a terminal; plain numbered menus when input is piped."""
 
     def __init__(self) -> None:
-        self.interactive = sys.stdin.isatty()
+        # Key-driven menus need a POSIX terminal (termios); elsewhere menus take typed numbers.
+        self.interactive = sys.stdin.isatty() and importlib.util.find_spec("termios") is not None
         self.colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
     def paint(self, text: str, code: str) -> str:

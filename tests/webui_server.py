@@ -25,7 +25,7 @@ def running_server(root: Path, max_running: int = 1) -> Iterator[tuple[str, obje
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", app, opened
+        yield f"http://127.0.0.1:{server.server_address[1]}", app, opened
     finally:
         app.extensions["osuT5_jobs"].shutdown()
         server.shutdown()

@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -275,6 +276,22 @@ def create_app(settings: Settings) -> Flask:
     return app
 
 
-def serve(app: Flask, host: str, port: int) -> BaseWSGIServer:
-    """A threaded server (each Server-Sent Events stream holds a thread); call `serve_forever()`."""
-    return make_server(host, port, app, threaded=True)
+def serve(app: Flask, host: str, port: int, tries: int = 1) -> BaseWSGIServer:
+    """A threaded server (each Server-Sent Events stream holds a thread) on `port` or the next free one of
+    `tries` ports (0: any free port); call `serve_forever()`. Bound here because werkzeug exits the
+    process when a port is taken."""
+    error: OSError | None = None
+    for candidate in [port] if port == 0 else range(port, port + tries):
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((host, candidate))
+            sock.listen(128)
+        except OSError as e:
+            sock.close()
+            error = e
+            continue
+        try:
+            return make_server(host, sock.getsockname()[1], app, threaded=True, fd=sock.fileno())
+        finally:
+            sock.close()  # werkzeug holds its own duplicate of the socket
+    raise OsuT5Error(f"{host}:{port}: cannot listen there ({error.strerror if error else 'no port'})")
