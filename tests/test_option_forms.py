@@ -3,13 +3,22 @@ that `inference.py` reads back to the same options."""
 
 from __future__ import annotations
 
+import enum
 import importlib.util
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from osuT5.errors import OsuT5Error
-from osuT5.inference.option_forms import build_options, error_option, option_fields, to_overrides
+from osuT5.inference.option_forms import (
+    build_options,
+    error_option,
+    option_fields,
+    to_json_values,
+    to_overrides,
+)
 from osuT5.inference.options import InferenceOptions, option_choices
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,3 +66,27 @@ def test_a_bad_answer_names_its_option(answers: dict, option: str) -> None:
     with pytest.raises(OsuT5Error) as error:
         build_options(InferenceOptions, FIELDS, answers)
     assert error_option(error.value) == option
+
+
+class Format(enum.Enum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@dataclass
+class Other:
+    """Another schema, as MaiMod's: Literal and Enum options become menus."""
+
+    output_format: Format = field(default=Format.TEXT, metadata={"help": "report format"})
+    precision: Literal["fp32", "bf16"] = field(default="fp32", metadata={"help": "precision"})
+
+
+def test_literal_and_enum_options_become_choices() -> None:
+    fields = option_fields(Other)
+    assert [f.choices for f in fields] == [("text", "json"), ("fp32", "bf16")]
+    options = build_options(Other, fields, {"output_format": "json", "precision": "bf16"})
+    assert options.output_format is Format.JSON
+    assert to_json_values(options) == {"output_format": "json", "precision": "bf16"}
+    assert to_overrides(options) == ["output_format=json", "precision=bf16"]
+    with pytest.raises(OsuT5Error, match="choose from"):
+        build_options(Other, fields, {"precision": "int8"})

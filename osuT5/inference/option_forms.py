@@ -5,6 +5,7 @@ The web UI and the terminal CLI share this, so both read and write options exact
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 import re
@@ -37,17 +38,26 @@ class OptionField:
         return dataclasses.asdict(self)
 
 
-def _kind(hint: Any) -> tuple[str, bool]:
-    optional = False
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    """The type inside `X | None`, and whether None is allowed."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(hint))
-        hint = args[0]
+        return args[0], len(args) < len(typing.get_args(hint))
+    return hint, False
+
+
+def _kind(hint: Any) -> tuple[str, bool, tuple]:
+    """(kind, optional, choices) of a type hint; Literal and Enum types bring their choices."""
+    hint, optional = _unwrap(hint)
     if hint is Any:
-        return "difficulty", True
+        return "difficulty", True, ()
     if typing.get_origin(hint) is list:
-        return "list", optional
-    return {bool: "bool", int: "int", float: "float"}.get(hint, "text"), optional
+        return "list", optional, ()
+    if typing.get_origin(hint) is typing.Literal:
+        return "text", optional, typing.get_args(hint)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "text", optional, tuple(m.value for m in hint)
+    return {bool: "bool", int: "int", float: "float"}.get(hint, "text"), optional, ()
 
 
 def option_fields(
@@ -59,7 +69,7 @@ def option_fields(
     hints = typing.get_type_hints(schema)
     out = []
     for f in dataclasses.fields(schema):
-        kind, optional = _kind(hints[f.name])
+        kind, optional, own_choices = _kind(hints[f.name])
         target = (path_targets or {}).get(f.name, ())
         if target:
             kind = "path"
@@ -71,7 +81,7 @@ def option_fields(
                 default,
                 f.metadata.get("help", ""),
                 optional,
-                tuple((choices or {}).get(f.name, ())),
+                tuple((choices or {}).get(f.name, own_choices)),
                 target,
             )
         )
@@ -150,12 +160,16 @@ def build_options(schema: type, fields: list[OptionField], values: dict[str, Any
     for name in values:
         if name not in by_name:
             raise OsuT5Error(f"option {name}: no such option")
+    hints = typing.get_type_hints(schema)
     typed = {}
     for name, value in values.items():
         typed[name] = parse_value(by_name[name], value)
         if by_name[name].choices and by_name[name].kind != "list" and typed[name] is not None:
             if typed[name] not in by_name[name].choices:
                 _fail(name, typed[name], f"choose from {', '.join(map(str, by_name[name].choices))}")
+            hint, _ = _unwrap(hints[name])
+            if isinstance(hint, type) and issubclass(hint, enum.Enum):
+                typed[name] = hint(typed[name])
     return schema(**typed)
 
 
@@ -177,6 +191,8 @@ def _hydra_text(text: str) -> str:
 
 
 def _hydra_value(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        value = value.value
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -201,4 +217,8 @@ def to_overrides(options: Any) -> list[str]:
 
 def to_json_values(options: Any) -> dict[str, Any]:
     """Every option's value as plain JSON (what a preset file or the worker's stdin holds)."""
-    return json.loads(json.dumps(dataclasses.asdict(options)))
+    return json.loads(json.dumps(dataclasses.asdict(options), default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else str(value)
