@@ -162,9 +162,19 @@ def test_generate_progress_preview_download_and_metacharacters_as_data(page, ser
     page.wait_for_selector("#preview-panel:not([hidden])")
     canvas = page.locator("#playfield")
     assert int(canvas.get_attribute("data-objects")) == len(beatmap.hit_objects)
-    page.evaluate(f"window.osuT5.seekPreview({beatmap.hit_objects[0].time})")
+    first_ms = beatmap.hit_objects[0].time
+    page.evaluate(f"window.osuT5.seekPreview({first_ms})")
     page.wait_for_function("document.getElementById('playfield').dataset.visible > 0")
     _shot(page, "generate-done-preview")
+    # Play it against the song: start just before the first object and hit it with Z on time.
+    page.evaluate(f"window.osuT5.seekPreview({max(first_ms - 400, 0)})")
+    page.click("#preview-play")
+    page.wait_for_function(
+        f"document.getElementById('preview-audio').currentTime * 1000 >= {first_ms - 40}", polling=5
+    )
+    page.keyboard.press("z")
+    page.click("#preview-play")  # pause
+    page.wait_for_function("document.getElementById('preview-score').textContent.startsWith('hits 1 ')")
 
     with page.expect_download() as download:
         card.locator("a.download.osu").first.click()

@@ -167,7 +167,7 @@ document.addEventListener("DOMContentLoaded", () => {
   state.audio = document.getElementById("preview-audio");
   const play = document.getElementById("preview-play");
   play.addEventListener("click", async () => {
-    if (state.playing) { state.audio.pause(); state.playing = false; play.textContent = "Play"; return; }
+    if (state.playing) { state.audio.pause(); state.playing = false; play.textContent = "Play"; draw(); return; }
     state.playing = true; play.textContent = "Pause";
     try { await state.audio.play(); } catch (e) { /* no sound device: the clock still runs */ }
     requestAnimationFrame(draw);
