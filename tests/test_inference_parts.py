@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from osuT5.beatmap import parse_beatmap_file
-from osuT5.data.beatmap_events import timing_events
+from osuT5.data.beatmap_events import map_events, timing_events
 from osuT5.errors import OsuT5Error
 from osuT5.events import ContextType, Event, EventType
 from osuT5.inference.decoding import Decoder, DecodeRequest, SamplingOptions, last_time_step
 from osuT5.inference.options import InferenceOptions, parse_difficulties, validate
+from osuT5.inference.passes import group_starts, join_lanes, split_lanes
 from osuT5.inference.super_timing import consensus_markers, merge_redundant_redlines, timing_from_passes
 from osuT5.inference.timing_fit import timing_markers
 from osuT5.inference.windows import plan_windows, tiled_windows
@@ -43,6 +44,28 @@ def test_tiled_windows_are_back_to_back() -> None:
     for w, nxt in zip(windows, windows[1:], strict=False):
         assert nxt.start_ms == w.commit_to_ms
     assert windows[-1].commit_to_ms >= 30_000
+
+
+def test_lanes_cover_the_windows_in_order() -> None:
+    windows = plan_windows(8192, 0, 180_000, lookback=0.2, lookahead=0.3)
+    lanes = split_lanes(windows, 4)
+    assert len(lanes) == 4 and [w for lane in lanes for w in lane] == windows
+    assert max(map(len, lanes)) - min(map(len, lanes)) <= 1
+    assert split_lanes(windows[:2], 4) == [[windows[0]], [windows[1]]]
+
+
+def test_joined_lanes_drop_only_doubles_at_the_seam(corpus_beatmaps) -> None:
+    """Cut a real map's events at 30 s into two lanes, the second starting with a copy of the notes
+    just before the seam (what a lane without lookback may write): joining drops exactly the copies."""
+    events = map_events(parse_beatmap_file(next(p for p in corpus_beatmaps if "/std/" in str(p))))
+    groups = [(t, g) for t, g in group_starts(events) if t is not None]
+    cut = next(i for i, (t, _) in enumerate(groups) if t >= 30_000)
+    first = [e for _, g in groups[:cut] for e in g]
+    last_ms = groups[cut - 1][0]
+    doubled = [e for t, g in groups[:cut] if t > last_ms - 40 for e in g]  # groups the seam gap drops
+    second = doubled + [e for _, g in groups[cut:] for e in g]
+    assert doubled and groups[cut][0] >= last_ms + 40  # the map itself has no note inside the gap
+    assert join_lanes([first, second], seam_gap_ms=40) == [e for _, g in groups for e in g]
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,11 @@ class InferenceOptions:
     lookback: float = opt(0.2, "share of each window given from the previous one")
     lookahead: float = opt(0.3, "share of each window heard but left to the next one")
     max_batch_size: int = opt(16, "rows decoded together (windows, CFG pairs, difficulties)")
+    map_lanes: int = opt(
+        4,
+        "map pass: decode this many consecutive parts of the song side by side (several times faster; "
+        "each part starts without lookback, 1 gives one seamless pass)",
+    )
     device: str = opt("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     precision: str = opt("fp32", "fp32, or bf16 / fp16 on a GPU")
     export_osz: bool = opt(False, "also write an .osz with the audio")
@@ -206,8 +211,9 @@ def validate(o: InferenceOptions, descriptor_names: tuple[str, ...] | None = Non
         _fail("top_p", o.top_p, "must be in (0, 1]")
     if o.timer_iterations < 1:
         _fail("timer_iterations", o.timer_iterations, "must be at least 1")
-    if o.max_batch_size < 1:
-        _fail("max_batch_size", o.max_batch_size, "must be at least 1")
+    for name in ("max_batch_size", "map_lanes"):
+        if getattr(o, name) < 1:
+            _fail(name, getattr(o, name), "must be at least 1")
     if o.keycount is not None and not 1 <= o.keycount <= 18:
         _fail("keycount", o.keycount, "must be 1 to 18")
     for name in ("hold_note_ratio", "scroll_speed_ratio"):

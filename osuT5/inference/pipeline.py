@@ -31,12 +31,12 @@ from osuT5.beatmap import (
 )
 from osuT5.data.beatmap_events import kiai_toggles, map_events, timing_events
 from osuT5.errors import OsuT5Error
-from osuT5.events import ContextType, Event, EventType, split_groups
+from osuT5.events import ContextType, Event
 from osuT5.files import atomic_write_bytes
 from osuT5.inference.decoding import Decoder, SamplingOptions
 from osuT5.inference.hitsounding import add_hitsounds
 from osuT5.inference.options import AUDIO_EXTENSIONS, InferenceOptions, parse_difficulties, validate
-from osuT5.inference.passes import GivenBlock, PassRunner, Stream
+from osuT5.inference.passes import GivenBlock, PassRunner, Stream, group_starts, join_lanes, split_lanes
 from osuT5.inference.playable import make_playable
 from osuT5.inference.postprocess import events_to_beatmap
 from osuT5.inference.super_timing import timing_from_passes
@@ -44,6 +44,8 @@ from osuT5.inference.windows import WINDOW_QUANTUM_MS, plan_windows, tiled_windo
 from osuT5.model import OsuT5Model
 from osuT5.style import Conditions, conditions_from_beatmap
 
+MIN_WINDOWS_PER_LANE = 4  # a lane shorter than this spends more on its cold start than it saves
+SEAM_GAP_MS = 40  # a lane's notes this close after the previous lane's last one are doubles
 DEFAULTS = {"HPDrainRate": 5.0, "CircleSize": 4.0, "OverallDifficulty": 8.0, "ApproachRate": 9.0}
 FALLBACK_BPM = 120.0
 NO_HS_LOOKAHEAD = 0.6
@@ -432,20 +434,35 @@ def _generate_maps(
         # With a reference map, its events before start_time are the first window's lookback.
         stream.committed = _before(reference_events, start_ms)
         streams.append(stream)
-    generated: list[list[Event]] = [[] for _ in streams]
     sampling = SamplingOptions(temperature=o.temperature, top_p=o.top_p, cfg_scale=o.cfg_scale)
     follow_reference = "MAP" in contexts and not o.add_to_beatmap
-    for window in windows:
-        before = [len(s.committed) for s in streams]
-        runner.sequential_pass(streams, [window], sampling, generator)
-        for stream, n, out in zip(streams, before, generated, strict=True):
-            out.extend(stream.committed[n:])
-            if follow_reference:  # in_context=MAP: each window continues the reference, not our output
-                stream.committed = _before(reference_events, window.commit_to_ms or end_ms)
-        tick(len(streams))
+    # Lanes: consecutive parts of the song decoded side by side, as many as the batch cap allows.
+    rows_per_window = len(streams) * (2 if o.cfg_scale > 1 else 1)
+    lane_count = max(
+        1, min(o.map_lanes, o.max_batch_size // rows_per_window, len(windows) // MIN_WINDOWS_PER_LANE)
+    )
+    lane_windows = split_lanes(windows, lane_count)
+    lane_streams = [streams] + [
+        [replace(s, committed=list(s.committed)) for s in streams] for _ in lane_windows[1:]
+    ]
+    generated = [[[] for _ in streams] for _ in lane_windows]  # [lane][stream] -> new events
+    for step in range(max(len(w) for w in lane_windows)):
+        active = [lane for lane, w in enumerate(lane_windows) if step < len(w)]
+        before = {lane: [len(s.committed) for s in lane_streams[lane]] for lane in active}
+        runner.step_lanes(
+            [(lane_streams[lane], lane_windows[lane][step]) for lane in active], sampling, generator
+        )
+        for lane in active:
+            window = lane_windows[lane][step]
+            for stream, n, out in zip(lane_streams[lane], before[lane], generated[lane], strict=True):
+                out.extend(stream.committed[n:])
+                if follow_reference:  # in_context=MAP: each window continues the reference, not our output
+                    stream.committed = _before(reference_events, window.commit_to_ms or end_ms)
+        tick(len(streams) * len(active))
 
+    joined = [join_lanes([lane[i] for lane in generated], SEAM_GAP_MS) for i in range(len(streams))]
     beatmaps = []
-    for events, (_, template) in zip(generated, templates, strict=True):
+    for events, (_, template) in zip(joined, templates, strict=True):
         beatmap = events_to_beatmap(events, template)
         make_playable(beatmap, runner.song_ms)
         if reference is not None and o.add_to_beatmap:
@@ -459,22 +476,8 @@ def _generate_maps(
     return beatmaps
 
 
-def _group_starts(events: list[Event]) -> list[tuple[int | None, list[Event]]]:
-    out, time_ms = [], None
-    for group in split_groups(events):
-        for e in group:
-            if e.type == EventType.TIME_SHIFT:
-                time_ms = e.value
-        out.append((time_ms, group))
-    return out
-
-
 def _before(events: list[Event], ms: int) -> list[Event]:
-    return [e for t, g in _group_starts(events) if t is None or t < ms for e in g]
-
-
-def _from(events: list[Event], ms: int) -> list[Event]:
-    return [e for t, g in _group_starts(events) if t is not None and t >= ms for e in g]
+    return [e for t, g in group_starts(events) if t is None or t < ms for e in g]
 
 
 def _merge_greenlines(
