@@ -1,0 +1,124 @@
+"""What a MaiMod review returns: suggestions grouped by category, as text for people (times in the
+osu! editor's `mm:ss:mmm (combo,numbers)` form, pasteable into osu!) or JSON for tools."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Category keys in the order a report shows them, with their titles.
+CATEGORIES: dict[str, str] = {
+    "timing": "Timing and offset",
+    "rhythm": "Rhythm (snapping)",
+    "positions": "Positions",
+    "new_combos": "New combos",
+    "slider_shapes": "Slider shapes",
+    "hitsounds": "Hitsounds",
+    "volumes": "Volumes",
+    "sv": "Timing points and SV",
+}
+
+
+def editor_time(time_ms: float, combo_numbers: tuple[int, ...] = ()) -> str:
+    """`01:02:345 (1,2)`: the osu! editor's timestamp, which osu! selects when pasted into chat."""
+    ms = max(int(round(time_ms)), 0)
+    minutes, rest = divmod(ms, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    text = f"{minutes:02d}:{seconds:02d}:{millis:03d}"
+    if combo_numbers:
+        text += " (" + ",".join(str(n) for n in combo_numbers) + ")"
+    return text
+
+
+@dataclass
+class Suggestion:
+    category: str  # a key of CATEGORIES
+    time_ms: int
+    score: float  # surprisal relative to the model's uncertainty there; higher is more surprising
+    message: str  # what looks wrong, in words
+    expected: str  # what the model expected instead, in words
+    event: dict[str, Any]  # what it concerns: object kind, its time, the token type and value scored
+    combo_numbers: tuple[int, ...] = ()
+
+    @property
+    def time_text(self) -> str:
+        return editor_time(self.time_ms, self.combo_numbers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "time_ms": self.time_ms,
+            "time_text": self.time_text,
+            "score": round(self.score, 2),
+            "message": self.message,
+            "expected": self.expected,
+            "event": dict(self.event),
+        }
+
+    def line(self) -> str:
+        return f"({self.score:5.1f}) {self.time_text} - {self.message}; {self.expected}"
+
+
+@dataclass
+class MaiModReport:
+    beatmap_path: str
+    audio_path: str
+    suggestions: list[Suggestion] = field(default_factory=list)  # shown ones: time order per category
+    scored_events: int = 0  # tokens the model scored
+    unscored_events: int = 0  # tokens that did not fit a window's decoder positions
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def by_category(self) -> dict[str, list[Suggestion]]:
+        """Category key -> its suggestions in time order (categories in CATEGORIES order, empty ones left out)."""
+        out: dict[str, list[Suggestion]] = {}
+        for key in CATEGORIES:
+            chosen = sorted((s for s in self.suggestions if s.category == key), key=lambda s: s.time_ms)
+            if chosen:
+                out[key] = chosen
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "beatmap_path": self.beatmap_path,
+                "audio_path": self.audio_path,
+                "scored_events": self.scored_events,
+                "unscored_events": self.unscored_events,
+                "seconds": round(self.seconds, 2),
+                "warnings": list(self.warnings),
+                "suggestions": [s.to_dict() for s in self.suggestions],
+            },
+            indent=1,
+        )
+
+    def to_text(self) -> str:
+        lines = [
+            f"MaiMod review of {self.beatmap_path}",
+            "score = surprisal relative to the model's own uncertainty there; above ~10 is worth a look,"
+            " below ~5 is often taste. Times paste into the osu! editor.",
+            f"{len(self.suggestions)} suggestions",
+        ]
+        for key, suggestions in self.by_category().items():
+            lines.append("")
+            lines.append(f"{CATEGORIES[key]} ({len(suggestions)})")
+            lines += ["  " + s.line() for s in suggestions]
+        return "\n".join(lines)
+
+
+def suggestion_schema() -> dict[str, Any]:
+    """JSON Schema of one suggestion in `to_json` output (tests check output against it)."""
+    return {
+        "type": "object",
+        "required": ["category", "time_ms", "time_text", "score", "message", "expected", "event"],
+        "properties": {
+            "category": {"enum": list(CATEGORIES)},
+            "time_ms": {"type": "integer"},
+            "time_text": {"type": "string", "pattern": r"^\d{2}:\d{2}:\d{3}( \(\d+(,\d+)*\))?$"},
+            "score": {"type": "number", "minimum": 0},
+            "message": {"type": "string", "minLength": 1},
+            "expected": {"type": "string"},
+            "event": {"type": "object", "required": ["kind", "time_ms", "token"]},
+        },
+    }
