@@ -24,7 +24,7 @@ class MaiModOptions:
     device: str = opt("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     precision: str = opt("fp32", "fp32, or bf16 / fp16 on a GPU")
     threshold: float = opt(
-        3.0, "smallest score shown (surprisal relative to the model's uncertainty; ~1 is ordinary)"
+        1.0, "smallest score shown: surprisal / (the model's uncertainty there + 1 bit); below 1 is ordinary"
     )
     per_category: int = opt(10, "most suggestions shown per category (the highest scores, in time order)")
     output_format: str = opt("text", "text for people, json for tools")

@@ -65,6 +65,7 @@ class MaiModReport:
     beatmap_path: str
     audio_path: str
     suggestions: list[Suggestion] = field(default_factory=list)  # shown ones: time order per category
+    candidates: int = 0  # suggestions over the threshold before the per-category cut
     scored_events: int = 0  # tokens the model scored
     unscored_events: int = 0  # tokens that did not fit a window's decoder positions
     seconds: float = 0.0
@@ -84,6 +85,7 @@ class MaiModReport:
             {
                 "beatmap_path": self.beatmap_path,
                 "audio_path": self.audio_path,
+                "candidates": self.candidates,
                 "scored_events": self.scored_events,
                 "unscored_events": self.unscored_events,
                 "seconds": round(self.seconds, 2),
@@ -98,7 +100,7 @@ class MaiModReport:
             f"MaiMod review of {self.beatmap_path}",
             "score = surprisal relative to the model's own uncertainty there; above ~10 is worth a look,"
             " below ~5 is often taste. Times paste into the osu! editor.",
-            f"{len(self.suggestions)} suggestions",
+            f"{len(self.suggestions)} suggestions shown ({self.candidates} over the threshold)",
         ]
         for key, suggestions in self.by_category().items():
             lines.append("")

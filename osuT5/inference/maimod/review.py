@@ -15,7 +15,7 @@ from osuT5.data.beatmap_events import map_events, timing_events
 from osuT5.errors import OsuT5Error
 from osuT5.events import ContextType, group_time_ms
 from osuT5.inference.decoding import Decoder
-from osuT5.inference.maimod.offsets import offset_suggestions
+from osuT5.inference.maimod.offsets import beat_evidence, offset_suggestions, snapping_evidence
 from osuT5.inference.maimod.options import MaiModOptions, validate_mai_mod
 from osuT5.inference.maimod.report import MaiModReport, Suggestion
 from osuT5.inference.maimod.scoring import score_stream
@@ -105,9 +105,15 @@ def review(
         token_suggestions(beatmap, objects, map_scores.tokens, o.threshold)
         + new_combo_suggestions(beatmap, objects, map_scores.new_combos, o.threshold)
         + token_suggestions(beatmap, timing, timing_scores.tokens, o.threshold)
-        + offset_suggestions(beatmap, timing, timing_scores.tokens, o.threshold)
+        + offset_suggestions(
+            snapping_evidence(beatmap, objects, map_scores.tokens)
+            + beat_evidence(timing, timing_scores.tokens),
+            beatmap,
+            o.threshold,
+        )
     )
     report.suggestions = select_shown(candidates, o.per_category)
+    report.candidates = len(candidates)
     report.scored_events = len(map_scores.tokens) + len(map_scores.new_combos) + len(timing_scores.tokens)
     report.unscored_events = map_scores.unscored + timing_scores.unscored
     if report.unscored_events:

@@ -102,11 +102,18 @@ def category_of(context: ContextType, field: EventType, group: EventType) -> str
         return "slider_shapes"
     if group == EventType.LAST_ANCHOR:  # its time is the slider's length
         return "slider_shapes"
+    if field == EventType.POS_REFINE:
+        return None  # 2 px inside a 32 px cell: scored with the rest, too fine to suggest on its own
     if field in POSITION_FIELDS:
         return "positions"
     if field in TIME_FIELDS or field in TYPE_EVENTS:
         return "rhythm"
     return None
+
+
+def kind_category(actual: EventType, expected: EventType) -> str:
+    """An object-kind disagreement: slider or circle is a shape choice; other kinds are rhythm."""
+    return "slider_shapes" if EventType.SLIDER_HEAD in (actual, expected) else "rhythm"
 
 
 def group_label(info: GroupInfo) -> str:
@@ -200,6 +207,8 @@ def token_suggestions(
     for score in scores:
         info = infos[score.index]
         category = category_of(score.context, score.event.type, info.kind)
+        if category == "rhythm" and score.event.type in TYPE_EVENTS:
+            category = kind_category(score.event.type, score.expected.type)
         if category is None or score.relative < threshold:
             continue
         key = (category, info.owner_ms if category == "slider_shapes" else info.start)
