@@ -8,6 +8,8 @@ the report (default threshold, top `per_category` of its category) has a suggest
 - hitsound:      a circle's clap toggled                    -> hitsounds, at that circle
 - timing_15ms:   a redline's offset moved 15 ms later       -> timing, within 20 ms of it
 
+(the injectors: osuT5/inference/maimod/faults.py)
+
 Prints the share found per fault kind, the suggestions an untouched map gets, and (--speed) the
 median time to review a 3-minute map.
 
@@ -18,119 +20,20 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import random
 import statistics
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from quality import pick_held_out, render_excerpt  # benchmarks/quality.py
 from timing import median_seconds  # benchmarks/timing.py
 
-from osuT5.beatmap import Beatmap, Circle, Spinner, TimingIndex, write_beatmap_file
+from osuT5.beatmap import write_beatmap_file
 from osuT5.inference.mai_mod import MaiModOptions, MaiModReport, review
+from osuT5.inference.maimod.faults import FAULTS, inject
 from osuT5.inference.options import DEFAULT_MODEL_PATH
-
-TIMING_TOLERANCE_MS = 20
-
-
-@dataclass
-class Fault:
-    category: str
-    time_ms: float  # where the report should point
-
-
-def _objects(beatmap: Beatmap, keep: Callable[[int], bool]) -> list[int]:
-    return [i for i in range(1, len(beatmap.hit_objects) - 1) if keep(i)]
-
-
-def off_beat(beatmap: Beatmap, rng: random.Random) -> Fault | None:
-    """A circle on a 1/2 tick with at least 1/2 beat of room after it, moved 1/4 beat later."""
-    timing = TimingIndex(beatmap.timing_points)
-    objs = beatmap.hit_objects
-
-    def ok(i: int) -> bool:
-        h, redline = objs[i], timing.redline_at(objs[i].time)
-        return (
-            isinstance(h, Circle)
-            and redline is not None
-            and timing.snap_divisor(h.time) in (1, 2)
-            and objs[i + 1].time - h.time >= redline.ms_per_beat / 2
-        )
-
-    candidates = _objects(beatmap, ok)
-    if not candidates:
-        return None
-    h = objs[rng.choice(candidates)]
-    h.time = h.time + timing.redline_at(h.time).ms_per_beat / 4
-    return Fault("rhythm", h.time)
-
-
-def moved_150px(beatmap: Beatmap, rng: random.Random) -> Fault | None:
-    candidates = _objects(beatmap, lambda i: isinstance(beatmap.hit_objects[i], Circle))
-    rng.shuffle(candidates)
-    for i in candidates:
-        h = beatmap.hit_objects[i]
-        for angle in rng.sample(range(0, 360, 15), 24):
-            x = h.x + 150 * math.cos(math.radians(angle))
-            y = h.y + 150 * math.sin(math.radians(angle))
-            if 0 <= x <= 512 and 0 <= y <= 384:
-                h.x, h.y = round(x), round(y)
-                return Fault("positions", h.time)
-    return None
-
-
-def nc_removed(beatmap: Beatmap, rng: random.Random) -> Fault | None:
-    objs = beatmap.hit_objects
-
-    def ok(i: int) -> bool:
-        return objs[i].new_combo and not isinstance(objs[i], Spinner) and not isinstance(objs[i - 1], Spinner)
-
-    candidates = _objects(beatmap, ok)
-    if not candidates:
-        return None
-    h = objs[rng.choice(candidates)]
-    h.new_combo = False
-    return Fault("new_combos", h.time)
-
-
-def hitsound(beatmap: Beatmap, rng: random.Random) -> Fault | None:
-    candidates = _objects(beatmap, lambda i: isinstance(beatmap.hit_objects[i], Circle))
-    if not candidates:
-        return None
-    h = beatmap.hit_objects[rng.choice(candidates)]
-    h.hitsound ^= 8  # clap on or off
-    return Fault("hitsounds", h.time)
-
-
-def timing_15ms(beatmap: Beatmap, rng: random.Random) -> Fault | None:
-    redlines = [p for p in beatmap.timing_points if p.uninherited]
-    if not redlines:
-        return None
-    point = rng.choice(redlines)
-    point.time += 15
-    return Fault("timing", point.time)
-
-
-FAULTS: dict[str, Callable[[Beatmap, random.Random], Fault | None]] = {
-    "off_beat": off_beat,
-    "moved_150px": moved_150px,
-    "nc_removed": nc_removed,
-    "hitsound": hitsound,
-    "timing_15ms": timing_15ms,
-}
-
-
-def found(report: MaiModReport, fault: Fault) -> bool:
-    tolerance = TIMING_TOLERANCE_MS if fault.category == "timing" else 2
-    return any(
-        s.category == fault.category and abs(s.time_ms - math.floor(fault.time_ms + 1e-5)) <= tolerance
-        for s in report.suggestions
-    )
 
 
 def _review(path: Path, audio: Path, model: str) -> MaiModReport:
@@ -172,14 +75,18 @@ def main() -> None:
                 flush=True,
             )
             for kind in args.kinds.split(","):
+                used: set[int] = set()
                 for k in range(args.faults):
-                    faulty = copy.deepcopy(clean)
-                    fault = FAULTS[kind](faulty, rng)
-                    if fault is None:
+                    for _ in range(20):  # a different place each time, when the map has one
+                        faulty = copy.deepcopy(clean)
+                        fault = inject(faulty, kind, rng)
+                        if fault is None or fault.time_ms not in used:
+                            break
+                    if fault is None or fault.time_ms in used:
                         break
-                    faulty.hit_objects.sort(key=lambda h: h.time)
+                    used.add(fault.time_ms)
                     path = write_beatmap_file(faulty, folder / f"{kind}{k}.osu")
-                    hit = found(_review(path, audio, args.model), fault)
+                    hit = fault.found_in(_review(path, audio, args.model))
                     hits[kind].append(hit)
                     print(f"  {kind} at {fault.time_ms:.0f} ms: {'found' if hit else 'missed'}", flush=True)
 
