@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import sys
 
-from osuT5.errors import OsuT5Error
-from osuT5.inference.command_line import load_options, print_help, terminal_progress, wants_help
+from osuT5.inference.command_line import run_command, terminal_progress
 from osuT5.inference.options import InferenceOptions
 
 
-def main(argv: list[str]) -> int:
-    if wants_help(argv):
-        print_help(__doc__, InferenceOptions)
-        return 0
-    try:
-        from osuT5.inference.pipeline import generate  # after argument checks: torch takes a while
+def generate_map(options: InferenceOptions) -> tuple[str, list[str]]:
+    from osuT5.inference.pipeline import generate  # after argument checks: torch takes a while
 
-        options = load_options("inference", InferenceOptions, argv)
-        result = generate(options, progress_factory=terminal_progress("generating"))
-    except OsuT5Error as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    for line in result.warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    print(result.summary())
-    return 0
+    result = generate(options, progress_factory=terminal_progress("generating"))
+    return result.summary(), result.warnings
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_command(sys.argv[1:], __doc__, "inference", InferenceOptions, generate_map))

@@ -75,3 +75,26 @@ def terminal_progress(description: str) -> Callable[[int, str], Callable[[int], 
         return bar.update
 
     return factory
+
+
+def run_command(
+    argv: list[str],
+    usage: str,
+    config_name: str,
+    schema: type[Schema],
+    action: Callable[[Schema], tuple[str, list[str]]],
+) -> int:
+    """An entry point's whole life: `--help`, options, `action(options)` -> (what to print, warnings);
+    our errors become one stderr line and exit code 1."""
+    if wants_help(argv):
+        print_help(usage, schema)
+        return 0
+    try:
+        output, warnings = action(load_options(config_name, schema, argv))
+    except OsuT5Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    print(output)
+    return 0
