@@ -5,6 +5,7 @@ schema, and bad inputs get one line and exit 1."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import random
 import re
@@ -17,6 +18,7 @@ from test_inference import _pick_held_out, _render_excerpt  # the held-out song 
 
 from osuT5.beatmap import parse_beatmap_file, write_beatmap_file
 from osuT5.errors import OsuT5Error
+from osuT5.inference.command_line import run_command
 from osuT5.inference.mai_mod import CATEGORIES, MaiModOptions, review, validate_mai_mod
 from osuT5.inference.maimod.faults import inject
 from osuT5.inference.maimod.report import editor_time
@@ -41,6 +43,12 @@ def song(corpus_dir: Path, tmp_path_factory) -> Path:
     return _render_excerpt(_pick_held_out(corpus_dir, "std"), tmp_path_factory.mktemp("maimod"))
 
 
+@pytest.fixture(scope="module")
+def clean(song: Path):
+    """The untouched excerpt's report with the default options."""
+    return _review(song)
+
+
 def _faulty(song: Path, kind: str, seed: int = 0):
     beatmap = parse_beatmap_file(song)
     faulty = copy.deepcopy(beatmap)
@@ -63,13 +71,12 @@ def test_off_beat_object_is_in_the_top_rhythm_suggestions(song: Path) -> None:
     assert hit.time_text.startswith(editor_time(fault.time_ms))
 
 
-def test_redline_moved_15ms_is_the_top_timing_suggestion(song: Path) -> None:
+def test_redline_moved_15ms_is_the_top_timing_suggestion(song: Path, clean) -> None:
     path, fault = _faulty(song, "timing_15ms")
     report = _review(path)
     [top] = sorted(report.by_category()["timing"], key=lambda s: -s.score)[:1]
     assert abs(top.time_ms - fault.time_ms) <= 20, top.line()
     assert "15 ms earlier" in top.expected  # the correction puts the objects back on its ticks
-    clean = _review(song)
     assert not any("offset" in s.event["token"] for s in clean.suggestions)  # no offset doubt untouched
 
 
@@ -96,49 +103,61 @@ def test_json_output_matches_the_schema(song: Path) -> None:
         assert len(shown) <= 5 and [s["time_ms"] for s in shown] == sorted(s["time_ms"] for s in shown)
 
 
-def test_report_groups_by_category_and_prints_editor_times(song: Path) -> None:
-    report = _review(song, threshold=0.5, per_category=3)
+def test_report_groups_by_category_and_prints_editor_times(clean) -> None:
+    report = clean
     groups = report.by_category()
     assert list(groups) == [c for c in CATEGORIES if c in groups] and len(groups) >= 3
     text = report.to_text()
     for category, suggestions in groups.items():
         assert f"{CATEGORIES[category]} ({len(suggestions)})" in text
-        assert all(s.score >= 0.5 for s in suggestions) and len(suggestions) <= 3
+        assert all(s.score >= 1.0 for s in suggestions) and len(suggestions) <= 10
+    assert report.candidates >= len(report.suggestions)
     assert re.search(r"\(\s*\d+\.\d\) \d{2}:\d{2}:\d{3}", text)
     assert editor_time(62_345, (1, 2)) == "01:02:345 (1,2)"
 
 
-def _one_line_failure(args: list[str]) -> str:
-    run = subprocess.run(
-        [sys.executable, "mai_mod.py", *args], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 1, run.stderr
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
-    assert run.stdout == ""
+def _cli_module():
+    """`mai_mod.py` itself, to run its whole command in-process (quicker than a new interpreter each)."""
+    spec = importlib.util.spec_from_file_location("mai_mod_cli", REPO / "mai_mod.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _one_line_failure(args: list[str], capsys) -> str:
+    cli = _cli_module()
+    assert run_command(args, cli.__doc__, "mai_mod", MaiModOptions, cli.review_map) == 1
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and out == "", err
     return lines[0]
 
 
-def test_bad_inputs_fail_with_one_line(song: Path, tmp_path: Path) -> None:
+def test_bad_inputs_fail_with_one_line(song: Path, tmp_path: Path, capsys) -> None:
     text = song.read_text(encoding="utf-8")
     no_audio = tmp_path / "no_audio.osu"
     no_audio.write_text(
         text.replace("AudioFilename: audio.ogg", "AudioFilename: missing.ogg"), encoding="utf-8"
     )
-    assert "missing.ogg" in _one_line_failure([f"beatmap_path={no_audio}"])
+    # Once as a real command line: exit code 1 and one stderr line from the interpreter itself.
+    run = subprocess.run(
+        [sys.executable, "mai_mod.py", f"beatmap_path={no_audio}"], cwd=REPO, capture_output=True, text=True
+    )
+    assert run.returncode == 1 and run.stdout == "", run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "missing.ogg" in run.stderr
 
     garbage = tmp_path / "garbage.osu"
     garbage.write_bytes(b"\x00\x01 not a beatmap")
-    assert "garbage.osu" in _one_line_failure([f"beatmap_path={garbage}"])
-    assert "nowhere.osu" in _one_line_failure([f"beatmap_path={tmp_path / 'nowhere.osu'}"])
+    assert "garbage.osu" in _one_line_failure([f"beatmap_path={garbage}"], capsys)
+    assert "nowhere.osu" in _one_line_failure([f"beatmap_path={tmp_path / 'nowhere.osu'}"], capsys)
 
     other_mode = song.parent / "mode5.osu"
     other_mode.write_text(re.sub(r"Mode:\s*\d", "Mode: 5", text), encoding="utf-8")
-    assert "Mode 5" in _one_line_failure([f"beatmap_path={other_mode}"])
+    assert "Mode 5" in _one_line_failure([f"beatmap_path={other_mode}"], capsys)
 
-    assert "threshold" in _one_line_failure([f"beatmap_path={song}", "threshold=abc"])
-    assert "output_format" in _one_line_failure([f"beatmap_path={song}", "output_format=xml"])
-    assert "beatmap_path" in _one_line_failure([])
+    assert "threshold" in _one_line_failure([f"beatmap_path={song}", "threshold=abc"], capsys)
+    assert "output_format" in _one_line_failure([f"beatmap_path={song}", "output_format=xml"], capsys)
+    assert "beatmap_path" in _one_line_failure([], capsys)
 
 
 def test_validate_names_the_option() -> None:
