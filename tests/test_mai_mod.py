@@ -17,11 +17,13 @@ import pytest
 from test_inference import _pick_held_out, _render_excerpt  # the held-out song the inference tests use
 
 from osuT5.beatmap import parse_beatmap_file, write_beatmap_file
+from osuT5.data.beatmap_events import event_time_ms, mania_column, map_events
 from osuT5.errors import OsuT5Error
 from osuT5.inference.command_line import run_command
 from osuT5.inference.mai_mod import CATEGORIES, MaiModOptions, review, validate_mai_mod
 from osuT5.inference.maimod.faults import inject
 from osuT5.inference.maimod.report import editor_time
+from osuT5.inference.maimod.suggest import combo_numbers, group_infos, selection
 
 REPO = Path(__file__).resolve().parents[1]
 TIME_TEXT = re.compile(r"^\d{2}:\d{2}:\d{3}( \(\d+(,\d+)*\))?$")
@@ -113,7 +115,22 @@ def test_report_groups_by_category_and_prints_editor_times(clean) -> None:
         assert all(s.score >= 1.0 for s in suggestions) and len(suggestions) <= 10
     assert report.candidates >= len(report.suggestions)
     assert re.search(r"\(\s*\d+\.\d\) \d{2}:\d{2}:\d{3}", text)
-    assert editor_time(62_345, (1, 2)) == "01:02:345 (1,2)"
+    assert editor_time(62_345, ("1", "2")) == "01:02:345 (1,2)"
+
+
+def test_editor_selection_is_combo_numbers_or_mania_columns(corpus_dir: Path) -> None:
+    for mode, combos in (("std", True), ("mania", False)):
+        beatmap = parse_beatmap_file(_pick_held_out(corpus_dir, mode))
+        events = map_events(beatmap)
+        infos = group_infos(events)
+        numbers = combo_numbers(beatmap)
+        first = beatmap.hit_objects[0]
+        info = next(i for i in infos if i.owner_ms == event_time_ms(first.time))
+        chosen = selection(beatmap, events, info, numbers)
+        if combos:
+            assert chosen == ("1",)
+        else:
+            assert chosen == (f"{event_time_ms(first.time)}|{mania_column(first.x, beatmap.keycount)}",)
 
 
 def _cli_module():

@@ -112,9 +112,8 @@ def beat_evidence(timing: list[Event], scores: list[TokenScore]) -> list[Section
             continue
         shift = int(plateau[np.argmin(np.abs(plateau))])
         same_side = plateau[np.sign(plateau) == np.sign(shift)]  # the middle of the best plateau
-        gain_bits = float(best - likelihood[MAX_SHIFT_MS]) / math.log(2)
-        # Bits of evidence per beat, growing with the square root of the beats that agree.
-        score = gain_bits / math.sqrt(len(beats))
+        # Bits of evidence per beat: noise that happens to favour a shift over many beats stays small.
+        score = float(best - likelihood[MAX_SHIFT_MS]) / math.log(2) / len(beats)
         out.append(
             SectionEvidence(redline_ms, score, round(float(np.median(same_side))), len(beats), "beats")
         )

@@ -20,14 +20,15 @@ CATEGORIES: dict[str, str] = {
 }
 
 
-def editor_time(time_ms: float, combo_numbers: tuple[int, ...] = ()) -> str:
-    """`01:02:345 (1,2)`: the osu! editor's timestamp, which osu! selects when pasted into chat."""
+def editor_time(time_ms: float, selection: tuple[str, ...] = ()) -> str:
+    """`01:02:345 (1,2)`: the osu! editor's timestamp, which selects those objects when pasted (combo
+    numbers; mania names notes as `time|column`)."""
     ms = max(int(round(time_ms)), 0)
     minutes, rest = divmod(ms, 60_000)
     seconds, millis = divmod(rest, 1000)
     text = f"{minutes:02d}:{seconds:02d}:{millis:03d}"
-    if combo_numbers:
-        text += " (" + ",".join(str(n) for n in combo_numbers) + ")"
+    if selection:
+        text += " (" + ",".join(selection) + ")"
     return text
 
 
@@ -39,11 +40,11 @@ class Suggestion:
     message: str  # what looks wrong, in words
     expected: str  # what the model expected instead, in words
     event: dict[str, Any]  # what it concerns: object kind, its time, the token type and value scored
-    combo_numbers: tuple[int, ...] = ()
+    selection: tuple[str, ...] = ()  # what the editor selects: combo numbers, or mania `time|column`
 
     @property
     def time_text(self) -> str:
-        return editor_time(self.time_ms, self.combo_numbers)
+        return editor_time(self.time_ms, self.selection)
 
     def to_dict(self) -> dict[str, Any]:
         return {

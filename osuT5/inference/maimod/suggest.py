@@ -74,6 +74,19 @@ def group_infos(events: list[Event]) -> list[GroupInfo]:
     return out
 
 
+def selection(
+    beatmap: Beatmap, events: list[Event], info: GroupInfo, numbers: dict[int, int]
+) -> tuple[str, ...]:
+    """The editor selection of a suggestion's object: its combo number, or in mania `time|column`."""
+    if info.owner_ms is None:
+        return ()
+    if beatmap.mode == GameMode.MANIA:
+        end = next((i for i in range(info.start, len(events)) if events[i].type in TYPE_EVENTS), len(events))
+        columns = [e.value for e in events[info.start : end + 1] if e.type == EventType.MANIA_COLUMN]
+        return (f"{info.owner_ms}|{columns[0]}",) if columns else ()
+    return (str(numbers[info.owner_ms]),) if info.owner_ms in numbers else ()
+
+
 def combo_numbers(beatmap: Beatmap) -> dict[int, int]:
     """Object start ms -> its number in its combo (std and catch; osu! restarts at new combos and
     around spinners)."""
@@ -226,7 +239,7 @@ def token_suggestions(
                 message=message,
                 expected=expected,
                 event=_event_dict(score.context, info, score.event),
-                combo_numbers=(numbers[time_ms],) if time_ms in numbers else (),
+                selection=selection(beatmap, events, info, numbers),
             )
         )
     return out
@@ -259,7 +272,7 @@ def new_combo_suggestions(
                 message,
                 expected,
                 event,
-                (numbers[time_ms],) if time_ms in numbers else (),
+                selection(beatmap, events, info, numbers),
             )
         )
     return out
