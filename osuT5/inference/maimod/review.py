@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from osuT5.audio import MS_PER_FRAME, load_audio, log_mel_spectrogram
-from osuT5.beatmap import Beatmap, parse_beatmap_file
+from osuT5.beatmap import Beatmap, GameMode, parse_beatmap_file
 from osuT5.data.beatmap_events import map_events, timing_events
 from osuT5.errors import OsuT5Error
 from osuT5.events import ContextType, group_time_ms
@@ -97,7 +97,8 @@ def review(
     tick = progress_factory(2 * len(windows), "windows") if progress_factory else (lambda n: None)
 
     map_stream = Stream(ContextType.MAP, conditions, [GivenBlock(ContextType.TIMING, timing)])
-    map_scores = score_stream(runner, map_stream, objects, windows, o.max_batch_size, True, tick)
+    combos = beatmap.mode in (GameMode.STD, GameMode.CATCH)  # the modes with new combos
+    map_scores = score_stream(runner, map_stream, objects, windows, o.max_batch_size, combos, tick)
     timing_scores = score_stream(
         runner, Stream(ContextType.TIMING, conditions), timing, windows, o.max_batch_size, False, tick
     )

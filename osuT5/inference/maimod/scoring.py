@@ -5,7 +5,7 @@ own events), and every event of the window's band gets the model's distribution 
 Each token is judged within its own field: a hitsound among hitsounds, a time among times, an
 object kind among object kinds, a new combo as a yes/no choice at its slot. Surprisal is
 S = -log2 p(actual | field) and the model's uncertainty there is the field's entropy H (bits); the
-relative surprisal S / H keeps places where the model is unsure anyway from ranking first.
+relative surprisal S / (H + 1 bit) keeps places where the model is unsure anyway from ranking first.
 """
 
 from __future__ import annotations
@@ -174,11 +174,6 @@ def _score_rows(runner, tables, context, events, rows, new_combos, out) -> None:
                 start, present = slots[index]
                 p_new_combo = float(torch.softmax(row_logits, -1)[tables.new_combo_id])
                 out.new_combos.append(NewComboScore(start, present, p_new_combo, window.start_ms))
-                if present:
-                    continue
-                # The token in the slot is judged as if no new combo were possible there.
-                row_logits = row_logits.clone()
-                row_logits[tables.new_combo_id] = float("-inf")
             event = events[index]
             if event.type == EventType.NEW_COMBO:
                 continue  # judged as the slot's yes/no choice above
