@@ -20,19 +20,11 @@ from osuT5.events import (
 from osuT5.inference.maimod.report import Suggestion, editor_time
 from osuT5.inference.maimod.scoring import NewComboScore, TokenScore
 
-OBJECT_STARTS = frozenset(
-    {
-        EventType.CIRCLE,
-        EventType.SLIDER_HEAD,
-        EventType.SPINNER,
-        EventType.HOLD_NOTE,
-        EventType.DRUMROLL,
-        EventType.DENDEN,
-    }
-)
+# Groups that end an object started by an earlier group (they belong to that object).
 END_GROUPS = frozenset(
     {EventType.SPINNER_END, EventType.HOLD_NOTE_END, EventType.DRUMROLL_END, EventType.DENDEN_END}
 )
+# Slider parts after the head.
 SHAPE_GROUPS = ANCHOR_EVENTS | {EventType.LAST_ANCHOR, EventType.SLIDER_END}
 SV_GROUPS = frozenset({EventType.KIAI, EventType.SCROLL_SPEED_CHANGE})
 TIME_FIELDS = frozenset(
