@@ -133,9 +133,7 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_model(
-    model_path: str, lora_path: str | None, precision: str, device: torch.device
-) -> OsuT5Model:
+def load_model(model_path: str, lora_path: str | None, precision: str, device: torch.device) -> OsuT5Model:
     """The model (and LoRA adapter, merged) in the precision asked for; shared by every face that runs it."""
     model = OsuT5Model.from_pretrained(model_path, device=device)
     if lora_path:
