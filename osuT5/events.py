@@ -210,7 +210,15 @@ def slice_events(
     """The events whose group time lies in [start_ms, end_ms); untimed groups (slider anchors)
     travel with the timed group before them. Pass `times` (from `group_time_ms`, events sorted
     by group time) to slice many windows of one list quickly."""
+    lo, hi = event_span(events, start_ms, end_ms, times)
+    return events[lo:hi]
+
+
+def event_span(
+    events: list[Event], start_ms: int, end_ms: int, times: list[int | None] | None = None
+) -> tuple[int, int]:
+    """[lo, hi) indices of `slice_events(events, start_ms, end_ms, times)` in `events`."""
     if times is None:
         times = group_time_ms(events)
     keyed = [-(2**62) if t is None else t for t in times]
-    return events[bisect.bisect_left(keyed, start_ms) : bisect.bisect_left(keyed, end_ms)]
+    return bisect.bisect_left(keyed, start_ms), bisect.bisect_left(keyed, end_ms)

@@ -13,6 +13,7 @@ from hydra.errors import ConfigCompositionException
 from osuT5.config import Device, Precision, Schedule, TrainConfig, load_config
 from osuT5.errors import OsuT5Error
 from osuT5.inference import options as _inference_options  # noqa: F401  (registers the inference schema)
+from osuT5.inference.maimod import options as _mai_mod_options  # noqa: F401  (registers the MaiMod schema)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PRIMARIES = sorted(p.stem for p in CONFIGS.glob("*.yaml"))

@@ -5,7 +5,7 @@ the web UI and the terminal CLI. `validate` turns a filled-in schema into checke
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 
 from osuT5.beatmap import GameMode
 from osuT5.errors import OsuT5Error
+from osuT5.inference.command_line import schema_defaults, schema_help
 
 DEFAULT_MODEL_PATH = str(Path(__file__).resolve().parents[1] / "assets" / "default_model")
 CONTEXT_NAMES = ("NONE", "TIMING", "KIAI", "MAP", "GD", "NO_HS")
@@ -100,14 +101,11 @@ ConfigStore.instance().store(name=INFERENCE_SCHEMA, node=InferenceOptions)
 
 def option_help() -> dict[str, str]:
     """Help text of every option, for faces that show it."""
-    return {f.name: f.metadata.get("help", "") for f in fields(InferenceOptions)}
+    return schema_help(InferenceOptions)
 
 
 def option_defaults() -> dict[str, Any]:
-    out = {}
-    for f in fields(InferenceOptions):
-        out[f.name] = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
-    return out
+    return schema_defaults(InferenceOptions)
 
 
 def option_choices() -> dict[str, tuple]:

@@ -135,20 +135,21 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_model(o: InferenceOptions, device: torch.device) -> OsuT5Model:
-    model = OsuT5Model.from_pretrained(o.model_path, device=device)
-    if o.lora_path:
+def load_model(model_path: str, lora_path: str | None, precision: str, device: torch.device) -> OsuT5Model:
+    """The model (and LoRA adapter, merged) in the precision asked for; shared by every face that runs it."""
+    model = OsuT5Model.from_pretrained(model_path, device=device)
+    if lora_path:
         from osuT5.training.lora import load_adapter, merge_lora
 
-        model = merge_lora(load_adapter(model, o.lora_path)).eval()
-    if o.precision != "fp32" and device.type == "cpu":
-        raise OsuT5Error(f"precision={o.precision} needs a GPU; use precision=fp32 on the CPU")
+        model = merge_lora(load_adapter(model, lora_path)).eval()
+    if precision != "fp32" and device.type == "cpu":
+        raise OsuT5Error(f"precision={precision} needs a GPU; use precision=fp32 on the CPU")
     # Shipped weights are fp16 on disk; compute in the precision asked for.
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[o.precision]
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     return model.to(dtype)
 
 
-def _stars(beatmap: Beatmap) -> float:
+def star_rating(beatmap: Beatmap) -> float:
     return float(rosu.Difficulty().calculate(rosu.Beatmap(content=beatmap_to_text(beatmap))).stars)
 
 
@@ -158,7 +159,7 @@ def _conditions(
     """The reference's conditions (if any), overridden by every option the user set."""
     if reference is not None:
         base = conditions_from_beatmap(
-            reference, _stars(reference) if reference.hit_objects else None, song_ms
+            reference, star_rating(reference) if reference.hit_objects else None, song_ms
         )
     else:
         base = Conditions(song_length_ms=song_ms)
@@ -339,7 +340,7 @@ def generate(
 
     t = time.perf_counter()
     samples = load_audio(audio_path)  # AudioError names the file; checked before the model loads
-    model = load_model(o, device)
+    model = load_model(o.model_path, o.lora_path, o.precision, device)
     validate(o, descriptor_names=tuple(model.tokenizer.config.descriptors))
     mel = log_mel_spectrogram(samples).numpy()
     song_ms = int(mel.shape[1] * MS_PER_FRAME)
@@ -533,7 +534,7 @@ def _write_outputs(o, beatmaps, audio_path: Path, output: Path, reference, resul
             path = _free_path(path.with_name(path.stem + " (osuT5).osu"), taken)
         taken.add(path)
         write_beatmap_file(beatmap, path)
-        stars = _stars(beatmap) if beatmap.hit_objects else 0.0
+        stars = star_rating(beatmap) if beatmap.hit_objects else 0.0
         result.maps.append(GeneratedMap(path, beatmap, stars, len(beatmap.hit_objects)))
     # A map needs its song beside it to play.
     song_copy = output / audio_path.name
