@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import time
 import urllib.request
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from webui_server import running_server
 
-from osuT5.beatmap import parse_beatmap_file
+from osuT5.beatmap import parse_beatmap_file, write_beatmap_file
 from osuT5.errors import OsuT5Error
 from osuT5.inference.options import InferenceOptions, validate
 
@@ -265,36 +266,38 @@ def test_presets_are_saved_and_loaded_as_files(page, root: Path) -> None:
     assert page.is_checked('[data-option="export_osz"]')
 
 
-def shown_order(page) -> list[str]:
-    return [t.get_attribute("data-category") for t in page.locator(".suggestion-table").all()]
-
-
 def test_maimod_lists_suggestions_for_a_faulty_map(browser, server, root: Path, short_song: Path) -> None:
-    pytest.importorskip("osuT5.inference.mai_mod", reason="MaiMod is built on another branch")
-    faulty = parse_beatmap_file(short_song)
-    # The injected fault: one object pushed 37 ms off its beat.
-    moved = faulty.hit_objects[len(faulty.hit_objects) // 2]
-    moved.time += 37
-    from osuT5.beatmap import write_beatmap_file
+    pytest.importorskip("osuT5.inference.mai_mod", reason="MaiMod is not part of this build")
+    from osuT5.inference.maimod.faults import TIMING_TOLERANCE_MS, inject
 
-    path = write_beatmap_file(faulty, root / "song" / "faulty.osu")
+    # The injected fault: a redline's offset moved 15 ms (its objects stay where they were).
+    beatmap = parse_beatmap_file(short_song)
+    fault = inject(beatmap, "timing_15ms", random.Random(0))
+    path = write_beatmap_file(beatmap, root / "song" / "faulty.osu")
     context = browser.new_context(viewport={"width": 1300, "height": 1000}, bypass_csp=True)
     page = context.new_page()
     page.goto(server[0] + "/maimod")
     _shot(page, "maimod-form")
-    page.fill('[data-option="beatmap_path"]', str(path))
+    page.click('[data-browse="beatmap_path"]')
+    page.click("#browser-entries >> text=song/")
+    page.click("#browser-entries >> text=faulty.osu")
+    assert page.input_value('[data-option="beatmap_path"]') == str(path)
     card = _start(page)
     assert _wait_state(page, card, ("done", "failed")) == "done", card.inner_text()
     page.wait_for_selector(".suggestion")
-    rows = page.locator(".suggestion")
-    assert rows.count() > 0
-    [job] = [j for j in _jobs(server[0]) if j["id"] == card.get_attribute("data-job")]
-    suggestions = job["result"]["suggestions"]
-    assert rows.count() == len(suggestions)
-    shown = {t.get_attribute("data-category") for t in page.locator(".suggestion-table").all()}
-    assert shown == {s["category"] for s in suggestions}
-    assert [rows.nth(i).locator(".time").inner_text() for i in range(rows.count())] == [
-        s["time_text"] for c in shown_order(page) for s in suggestions if s["category"] == c
-    ]
     _shot(page, "maimod-suggestions")
+    [job] = [j for j in _jobs(server[0]) if j["id"] == card.get_attribute("data-job")]
+    groups = job["result"]["categories"]
+    # The page shows every category the review returned, each suggestion with its editor time.
+    tables = page.locator(".suggestion-table")
+    assert [t.get_attribute("data-category") for t in tables.all()] == [g["key"] for g in groups]
+    for table, group in zip(tables.all(), groups, strict=True):
+        times = table.locator(".time").all_inner_texts()
+        assert times == [s["time_text"] for s in group["suggestions"]]
+    # ... among them the injected fault, under timing, at the moved redline.
+    timing = next(g for g in groups if g["key"] == fault.category)
+    found = [s for s in timing["suggestions"] if abs(s["time_ms"] - fault.time_ms) <= TIMING_TOLERANCE_MS]
+    assert found, timing["suggestions"]
+    row_times = page.locator(f'.suggestion-table[data-category="{fault.category}"] .time').all_inner_texts()
+    assert found[0]["time_text"] in row_times
     context.close()

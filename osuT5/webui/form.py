@@ -92,10 +92,13 @@ def maimod_form() -> Form:
         from osuT5.inference import mai_mod
     except ImportError:
         raise OsuT5Error("MaiMod is not part of this build (osuT5.inference.mai_mod is missing)") from None
+    from osuT5.inference.maimod.options import OUTPUT_FORMATS
+
+    choices = {**option_choices(), "output_format": OUTPUT_FORMATS}
     return Form(
         "maimod",
         mai_mod.MaiModOptions,
-        option_fields(mai_mod.MaiModOptions, option_choices(), PATH_TARGETS),
+        option_fields(mai_mod.MaiModOptions, choices, PATH_TARGETS),
         mai_mod.validate_mai_mod,
         basic=("beatmap_path", "audio_path", "threshold", "per_category"),
     )

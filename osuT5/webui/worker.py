@@ -59,11 +59,19 @@ def _generate(options: Any, events: EventWriter) -> dict[str, Any]:
 
 
 def _maimod(options: Any, events: EventWriter) -> dict[str, Any]:
-    from osuT5.inference.mai_mod import review
+    from osuT5.inference.mai_mod import CATEGORIES, review
 
     report = review(options, progress_factory=events.progress_factory)
-    suggestions = [s.to_dict() for s in report.suggestions]
-    return {"suggestions": suggestions, "summary": f"{len(suggestions)} suggestions"}
+    categories = [
+        {"key": key, "label": CATEGORIES[key], "suggestions": [s.to_dict() for s in items]}
+        for key, items in report.by_category().items()
+    ]
+    return {
+        "suggestions": [s.to_dict() for s in report.suggestions],
+        "categories": categories,
+        "candidates": report.candidates,
+        "summary": f"{len(report.suggestions)} suggestions shown ({report.candidates} over the threshold)",
+    }
 
 
 RUNNERS = {"generate": _generate, "maimod": _maimod}

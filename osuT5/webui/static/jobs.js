@@ -72,19 +72,17 @@ function showFiles(node, job, files) {
   if (first) window.osuT5.preview(job.id, first, files);
 }
 
-function showSuggestions(node, suggestions) {
+function showSuggestions(node, result) {
   const box = node.querySelector(".suggestions");
-  box.replaceChildren();
-  const byCategory = {};
-  for (const s of suggestions) (byCategory[s.category] = byCategory[s.category] || []).push(s);
-  box.append(el("p", { class: "suggestion-count", text: `${suggestions.length} suggestions` }));
-  for (const [category, items] of Object.entries(byCategory)) {
-    const table = el("table", { class: "suggestion-table", "data-category": category });
-    table.append(el("caption", { text: `${category} (${items.length})` }));
-    table.append(el("tr", {}, el("th", { text: "time" }), el("th", { text: "score" }), el("th", { text: "suggestion" })));
-    for (const s of items) {
+  box.replaceChildren(el("p", { class: "suggestion-count", text: result.summary }));
+  for (const group of result.categories) {
+    const table = el("table", { class: "suggestion-table", "data-category": group.key });
+    table.append(el("caption", { text: `${group.label} (${group.suggestions.length})` }));
+    table.append(el("tr", {}, el("th", { text: "time" }), el("th", { text: "score" }),
+      el("th", { text: "what looks wrong" }), el("th", { text: "expected" })));
+    for (const s of group.suggestions) {
       table.append(el("tr", { class: "suggestion" }, el("td", { class: "time", text: s.time_text }),
-        el("td", { text: Number(s.score).toFixed(2) }), el("td", { text: s.message })));
+        el("td", { text: Number(s.score).toFixed(1) }), el("td", { text: s.message }), el("td", { text: s.expected })));
     }
     box.append(table);
   }
@@ -100,7 +98,7 @@ function follow(job) {
   source.addEventListener("error", (m) => { if (m.data) setState(node, node.dataset.state, JSON.parse(m.data).message); });
   source.addEventListener("result", (m) => {
     const e = JSON.parse(m.data);
-    if (e.suggestions) showSuggestions(node, e.suggestions);
+    if (e.categories) showSuggestions(node, e);
     if (e.files && e.files.length) showFiles(node, job, e.files);
   });
   source.addEventListener("end", () => source.close());
