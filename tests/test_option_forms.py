@@ -4,14 +4,13 @@ that `inference.py` reads back to the same options."""
 from __future__ import annotations
 
 import enum
-import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import pytest
 
 from osuT5.errors import OsuT5Error
+from osuT5.inference.command_line import load_options
 from osuT5.inference.option_forms import (
     build_options,
     error_option,
@@ -21,15 +20,7 @@ from osuT5.inference.option_forms import (
 )
 from osuT5.inference.options import InferenceOptions, option_choices
 
-REPO = Path(__file__).resolve().parents[1]
 FIELDS = option_fields(InferenceOptions, option_choices())
-
-
-def _load_options(overrides: list[str]) -> InferenceOptions:
-    spec = importlib.util.spec_from_file_location("inference_entry", REPO / "inference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.load_options(overrides)
 
 
 def test_answers_round_trip_through_inference_overrides() -> None:
@@ -48,7 +39,7 @@ def test_answers_round_trip_through_inference_overrides() -> None:
     options = build_options(InferenceOptions, FIELDS, answers)
     assert options.difficulty == [2.0, 3.5] and options.in_context == ["TIMING"] and options.year is None
     assert options.title == "null" and options.hitsounded is False
-    assert _load_options(to_overrides(options)) == options
+    assert load_options("inference", InferenceOptions, to_overrides(options)) == options
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osuT5.errors import OsuT5Error
+from osuT5.inference.command_line import schema_defaults, schema_help
 
 # What a path option points at: a file with one of these suffixes, or a folder.
 FOLDER = "folder"
@@ -67,19 +68,19 @@ def option_fields(
 ) -> list[OptionField]:
     """Every field of the options dataclass `schema`, in declaration order."""
     hints = typing.get_type_hints(schema)
+    defaults, helps = schema_defaults(schema), schema_help(schema)
     out = []
     for f in dataclasses.fields(schema):
         kind, optional, own_choices = _kind(hints[f.name])
         target = (path_targets or {}).get(f.name, ())
         if target:
             kind = "path"
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
         out.append(
             OptionField(
                 f.name,
                 kind,
-                default,
-                f.metadata.get("help", ""),
+                defaults[f.name],
+                helps[f.name],
                 optional,
                 tuple((choices or {}).get(f.name, own_choices)),
                 target,
@@ -207,10 +208,10 @@ def _hydra_value(value: Any) -> str:
 def to_overrides(options: Any) -> list[str]:
     """`key=value` overrides for `inference.py` that rebuild `options` (only values off their default)."""
     out = []
+    defaults = schema_defaults(type(options))
     for f in dataclasses.fields(options):
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
         value = getattr(options, f.name)
-        if value != default:
+        if value != defaults[f.name]:
             out.append(f"{f.name}={_hydra_value(value)}")
     return out
 
