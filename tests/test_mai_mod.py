@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_inference import _pick_held_out, _render_excerpt  # the held-out song the inference tests use
+from song_excerpts import pick_held_out, render_excerpt
+from test_inference import EXCERPT_MS  # the held-out songs the inference tests use
 
 from osuT5.beatmap import parse_beatmap_file, write_beatmap_file
 from osuT5.data.beatmap_events import event_time_ms, mania_column, map_events
@@ -42,7 +43,9 @@ EVENT_TYPES = {"context": str, "kind": str, "time_ms": (int, type(None)), "token
 @pytest.fixture(scope="module")
 def song(corpus_dir: Path, tmp_path_factory) -> Path:
     """A held-out std map cut to 40 s, its rendered song beside it."""
-    return _render_excerpt(_pick_held_out(corpus_dir, "std"), tmp_path_factory.mktemp("maimod"))
+    return render_excerpt(
+        pick_held_out(corpus_dir, "std", EXCERPT_MS), tmp_path_factory.mktemp("maimod"), EXCERPT_MS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +123,7 @@ def test_report_groups_by_category_and_prints_editor_times(clean) -> None:
 
 def test_editor_selection_is_combo_numbers_or_mania_columns(corpus_dir: Path) -> None:
     for mode, combos in (("std", True), ("mania", False)):
-        beatmap = parse_beatmap_file(_pick_held_out(corpus_dir, mode))
+        beatmap = parse_beatmap_file(pick_held_out(corpus_dir, mode, EXCERPT_MS))
         events = map_events(beatmap)
         infos = group_infos(events)
         numbers = combo_numbers(beatmap)

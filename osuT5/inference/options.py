@@ -222,7 +222,12 @@ def validate(o: InferenceOptions, descriptor_names: tuple[str, ...] | None = Non
         _fail("slider_multiplier", o.slider_multiplier, "must be between 0.4 and 3.6")
     if o.circle_size is not None and not 0 <= o.circle_size <= 10:
         _fail("circle_size", o.circle_size, "must be between 0 and 10")
-    if o.device not in DEVICE_NAMES:
-        _fail("device", o.device, "use auto, cpu, cuda or mps")
-    if o.precision not in PRECISION_NAMES:
-        _fail("precision", o.precision, "use fp32, bf16 or fp16")
+    validate_runtime(o.device, o.precision)
+
+
+def validate_runtime(device: str, precision: str) -> None:
+    """The device and precision options, shared by every schema that runs the model."""
+    if device not in DEVICE_NAMES:
+        _fail("device", device, f"use {', '.join(DEVICE_NAMES)}")
+    if precision not in PRECISION_NAMES:
+        _fail("precision", precision, f"use {', '.join(PRECISION_NAMES)}")

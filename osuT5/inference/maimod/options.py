@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 
 from osuT5.errors import OsuT5Error
-from osuT5.inference.options import DEFAULT_MODEL_PATH, opt
+from osuT5.inference.options import DEFAULT_MODEL_PATH, opt, validate_runtime
 
 OUTPUT_FORMATS = ("text", "json")
 
@@ -57,7 +57,4 @@ def validate_mai_mod(o: MaiModOptions) -> None:
         _fail("lookahead", o.lookahead, "lookback and lookahead must be >= 0 and sum to at most 0.9")
     if o.max_batch_size < 1:
         _fail("max_batch_size", o.max_batch_size, "must be at least 1")
-    if o.device not in ("auto", "cpu", "cuda", "mps"):
-        _fail("device", o.device, "use auto, cpu, cuda or mps")
-    if o.precision not in ("fp32", "bf16", "fp16"):
-        _fail("precision", o.precision, "use fp32, bf16 or fp16")
+    validate_runtime(o.device, o.precision)
