@@ -107,7 +107,9 @@ def validate(cfg: DiffusionTrainConfig) -> None:
     if m.hidden_size % m.num_heads:
         raise OsuT5Error(f"config: model.hidden_size = {m.hidden_size}: must be a multiple of num_heads")
     if not 0 < m.max_train_timestep <= m.num_train_timesteps:
-        raise OsuT5Error(f"config: model.max_train_timestep = {m.max_train_timestep}: must be in (0, num_train_timesteps]")
+        raise OsuT5Error(
+            f"config: model.max_train_timestep = {m.max_train_timestep}: must be in (0, num_train_timesteps]"
+        )
     if not 0.0 <= cfg.data.class_dropout < 1.0:
         raise OsuT5Error(f"config: data.class_dropout = {cfg.data.class_dropout}: must be in [0, 1)")
     if not set(cfg.data.modes) <= {0, 2}:

@@ -14,12 +14,12 @@ import rosu_pp_py as rosu
 import torch
 from tqdm.auto import tqdm
 
+from osu_diffusion.features import PointSequence, beatmap_points, to_model_space
+from osu_diffusion.model import ClassIds, class_ids
 from osuT5.beatmap import Beatmap, GameMode, parse_beatmap_file
 from osuT5.data.collection import set_key
 from osuT5.errors import BeatmapError, OsuT5Error
 from osuT5.style import Conditions
-from osu_diffusion.features import PointSequence, beatmap_points, to_model_space
-from osu_diffusion.model import ClassIds, class_ids
 
 log = logging.getLogger(__name__)
 _CACHE_VERSION = 1
@@ -38,7 +38,10 @@ class MapPoints:
 def map_conditions(beatmap: Beatmap, stars: float | None, descriptors: tuple[str, ...] = ()) -> Conditions:
     """What the refiner is conditioned on: mode, star rating, circle size and descriptors."""
     return Conditions(
-        gamemode=beatmap.mode, difficulty_stars=stars, circle_size=beatmap.circle_size, descriptors=descriptors
+        gamemode=beatmap.mode,
+        difficulty_stars=stars,
+        circle_size=beatmap.circle_size,
+        descriptors=descriptors,
     )
 
 
@@ -145,8 +148,15 @@ def window_batch(
 class WindowSampler:
     """Random training windows: maps drawn by point count, a random start, mirrors, class dropout."""
 
-    def __init__(self, maps: list[MapPoints], window: int, flip_probability: float, class_dropout: float,
-                 descriptors: tuple[str, ...], seed: int):
+    def __init__(
+        self,
+        maps: list[MapPoints],
+        window: int,
+        flip_probability: float,
+        class_dropout: float,
+        descriptors: tuple[str, ...],
+        seed: int,
+    ):
         self.maps, self.window = maps, window
         self.flip, self.dropout, self.descriptors = flip_probability, class_dropout, descriptors
         sizes = np.array([len(m.points) for m in maps], dtype=np.float64)
@@ -175,16 +185,24 @@ class WindowSampler:
         return window_batch(windows, positions, classes)
 
 
-def fixed_windows(maps: list[MapPoints], window: int, limit: int, descriptors: tuple[str, ...]) -> list[WindowBatch]:
+def fixed_windows(
+    maps: list[MapPoints], window: int, limit: int, descriptors: tuple[str, ...]
+) -> list[WindowBatch]:
     """Non-overlapping evaluation windows over `maps` (at most `limit`), in batches of 32."""
-    spans = [(m, s, min(s + window, len(m.points))) for m in maps for s in range(0, len(m.points) - 1, window)]
+    spans = [
+        (m, s, min(s + window, len(m.points))) for m in maps for s in range(0, len(m.points) - 1, window)
+    ]
     spans = spans[:limit]
     batches = []
     for i in range(0, len(spans), 32):
         part = spans[i : i + 32]
         classes = class_ids([m.conditions for m, _, _ in part], descriptors)
         batches.append(
-            window_batch([(m.points, s, e) for m, s, e in part], [m.points.positions_px[s:e] for m, s, e in part], classes)
+            window_batch(
+                [(m.points, s, e) for m, s, e in part],
+                [m.points.positions_px[s:e] for m, s, e in part],
+                classes,
+            )
         )
     return batches
 

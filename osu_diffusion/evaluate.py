@@ -57,7 +57,11 @@ def stream_pairs(beatmap: Beatmap) -> list[list[int]]:
         prev, obj = objects[i - 1], objects[i]
         redline = timing.redline_at(obj.time)
         quarter = redline.ms_per_beat / 4 if redline is not None else 0.0
-        if isinstance(prev, Circle) and isinstance(obj, Circle) and abs(obj.time - prev.time - quarter) <= _STREAM_TOLERANCE_MS:
+        if (
+            isinstance(prev, Circle)
+            and isinstance(obj, Circle)
+            and abs(obj.time - prev.time - quarter) <= _STREAM_TOLERANCE_MS
+        ):
             current = current or [i - 1]
             current.append(i)
             continue

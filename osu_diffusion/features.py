@@ -110,7 +110,16 @@ def beatmap_points(beatmap: Beatmap) -> PointSequence:
             for i, (x, y) in enumerate(obj.curve_points):
                 t = obj.time + obj.span_duration * (i + 1) / (n + 1)
                 rows.append((x, y, t, _anchor_type(obj, i), index, i, obj.length))
-            rows.append((*_path_end(obj, beatmap.format_version), obj.end_time, _end_type(obj.slides), index, -1, obj.length))
+            rows.append(
+                (
+                    *_path_end(obj, beatmap.format_version),
+                    obj.end_time,
+                    _end_type(obj.slides),
+                    index,
+                    -1,
+                    obj.length,
+                )
+            )
         elif isinstance(obj, Spinner):
             rows.append((obj.x, obj.y, obj.time, PointType.SPINNER, index, -1, 0.0))
         elif isinstance(obj, Circle):

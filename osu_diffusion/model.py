@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from osu_diffusion.config import RefinerModelConfig
+from osu_diffusion.features import N_POINT_TYPES
 from osuT5.beatmap import GameMode
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_text
 from osuT5.style import DEFAULT_DESCRIPTORS, Conditions
-from osu_diffusion.config import RefinerModelConfig
-from osu_diffusion.features import N_POINT_TYPES
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "refiner_config.json"
@@ -40,7 +40,9 @@ class ClassIds:
     def drop(self, mask: torch.Tensor, field: str) -> ClassIds:
         """A copy with `field` set to its unknown class where `mask` (B,) is true."""
         value = getattr(self, field)
-        unknown = torch.zeros_like(value) if field == "descriptors" else torch.full_like(value, _UNKNOWN[field])
+        unknown = (
+            torch.zeros_like(value) if field == "descriptors" else torch.full_like(value, _UNKNOWN[field])
+        )
         where = mask.view(-1, *([1] * (value.dim() - 1)))
         return ClassIds(**{**self.__dict__, field: torch.where(where, unknown, value)})
 
@@ -50,6 +52,7 @@ _UNKNOWN = {"mode": len(MODES), "stars": N_STAR_CLASSES, "circle_size": N_CS_CLA
 
 def class_ids(conditions: list[Conditions], descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS) -> ClassIds:
     """Class ids of each map's conditions; `None` values and unlisted descriptors are unknown."""
+
     def bucket(value: float | None, n: int) -> int:
         return n if value is None else min(max(int(value * 2), 0), n - 1)
 
@@ -60,7 +63,9 @@ def class_ids(conditions: list[Conditions], descriptors: tuple[str, ...] = DEFAU
             if name in index:
                 multi_hot[row, index[name]] = 1.0
     return ClassIds(
-        mode=torch.tensor([MODES.index(c.gamemode) if c.gamemode in MODES else len(MODES) for c in conditions]),
+        mode=torch.tensor(
+            [MODES.index(c.gamemode) if c.gamemode in MODES else len(MODES) for c in conditions]
+        ),
         stars=torch.tensor([bucket(c.difficulty_stars, N_STAR_CLASSES) for c in conditions]),
         circle_size=torch.tensor([bucket(c.circle_size, N_CS_CLASSES) for c in conditions]),
         descriptors=multi_hot,
@@ -90,7 +95,9 @@ class Block(nn.Module):
         self.proj = nn.Linear(hidden, hidden)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         inner = int(hidden * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(hidden, inner), nn.GELU(approximate="tanh"), nn.Linear(inner, hidden))
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden, inner), nn.GELU(approximate="tanh"), nn.Linear(inner, hidden)
+        )
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
@@ -158,7 +165,9 @@ class Refiner(nn.Module):
             + self.descriptor_in(classes.descriptors)
         )
 
-    def forward(self, positions, types, gaps_ms, offset_ms, length_px, mask, timestep, classes) -> torch.Tensor:
+    def forward(
+        self, positions, types, gaps_ms, offset_ms, length_px, mask, timestep, classes
+    ) -> torch.Tensor:
         x = self.embed_points(positions, types, gaps_ms, offset_ms, length_px)
         c = self.embed_conditions(timestep, classes)
         # Padding keys are masked out; a padded query still attends to the real points (never all -inf).
@@ -177,11 +186,17 @@ class Refiner(nn.Module):
         return uncond + cfg_scale * (cond - uncond)
 
     # -- self-describing folder: weights + config + descriptor list --
-    def save(self, folder: Path, train_config: dict | None = None, dtype: torch.dtype = torch.float32) -> None:
+    def save(
+        self, folder: Path, train_config: dict | None = None, dtype: torch.dtype = torch.float32
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().to(dtype).contiguous() for k, v in self.state_dict().items()}
         safetensors.torch.save_file(state, str(folder / WEIGHTS_FILE))
-        meta = {"model": asdict(self.config), "descriptors": list(self.descriptors), "train_config": train_config}
+        meta = {
+            "model": asdict(self.config),
+            "descriptors": list(self.descriptors),
+            "train_config": train_config,
+        }
         atomic_write_text(folder / CONFIG_FILE, json.dumps(meta, indent=1), overwrite=True)
 
     @classmethod

@@ -11,13 +11,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from osu_diffusion.features import (
+    DERIVED_TYPES,
+    FIXED_TYPES,
+    PointSequence,
+    beatmap_points,
+    to_model_space,
+    to_pixels,
+)
+from osu_diffusion.model import Refiner, class_ids
+from osu_diffusion.schedule import make_scheduler, refinement_timesteps
 from osuT5.beatmap import Beatmap, Circle, GameMode, Slider
 from osuT5.beatmap.objects import PLAYFIELD_HEIGHT, PLAYFIELD_WIDTH
 from osuT5.beatmap.slider_path import SliderPath, path_segments
 from osuT5.style import Conditions
-from osu_diffusion.features import DERIVED_TYPES, FIXED_TYPES, PointSequence, beatmap_points, to_model_space, to_pixels
-from osu_diffusion.model import ClassIds, Refiner, class_ids
-from osu_diffusion.schedule import make_scheduler, refinement_timesteps
 
 DEFAULT_REFINER = Path(__file__).resolve().parent / "assets" / "default_refiner"
 REFINED_MODES = (GameMode.STD, GameMode.CATCH)
@@ -33,7 +40,7 @@ class RefineSettings:
     """How far back in the schedule the coarse positions are placed, and how many steps lead to 0."""
 
     start_step: int = 30  # schedule step the coarse positions are read as (of 1000; ~15 px of noise)
-    num_steps: int = 4
+    num_steps: int = 3
     cfg_scale: float = 1.0  # classifier-free guidance on the style conditions; 1 = plain conditional
     seed: int = 0  # the sampler's noise, so that a refinement is reproducible
 
@@ -63,8 +70,12 @@ class PositionRefiner:
         return cls(Refiner.load(folder))
 
     @torch.no_grad()
-    def refine(self, beatmap: Beatmap, conditions: Conditions | None = None,
-               settings: RefineSettings = RefineSettings()) -> Beatmap:
+    def refine(
+        self,
+        beatmap: Beatmap,
+        conditions: Conditions | None = None,
+        settings: RefineSettings = RefineSettings(),
+    ) -> Beatmap:
         """A copy of `beatmap` with refined positions; maps of other modes come back unchanged."""
         refined = copy.deepcopy(beatmap)
         if beatmap.mode not in REFINED_MODES or not beatmap.hit_objects:
@@ -77,8 +88,9 @@ class PositionRefiner:
         _write_back(refined, points, positions_px)
         return refined
 
-    def refine_points(self, points: PointSequence, beatmap: Beatmap, conditions: Conditions,
-                      settings: RefineSettings) -> np.ndarray:
+    def refine_points(
+        self, points: PointSequence, beatmap: Beatmap, conditions: Conditions, settings: RefineSettings
+    ) -> np.ndarray:
         """Refined pixel positions (N, 2) of `points`, starting from `points.positions_px`."""
         fixer = _StepFix(points, beatmap)
         windows = _Windows(points, self.model.config.window)
@@ -96,7 +108,12 @@ class PositionRefiner:
         for t in self.scheduler.timesteps:
             steps = torch.full((windows.count,), int(t))
             eps = self.model.forward_with_cfg(
-                windows.gather(x), *windows.inputs, steps, classes=classes, null=null, cfg_scale=settings.cfg_scale
+                windows.gather(x),
+                *windows.inputs,
+                steps,
+                classes=classes,
+                null=null,
+                cfg_scale=settings.cfg_scale,
             )
             x = self.scheduler.step(windows.scatter(eps), t, x, generator=generator).prev_sample
             positions_px = fixer.apply(to_pixels(x.double().numpy()))
@@ -161,7 +178,9 @@ class _StepFix:
             anchor_rows = rows[points.anchor_index[rows] >= 0]
             anchors = anchor_rows[np.argsort(points.anchor_index[anchor_rows])]
             offsets = points.positions_px[anchors] - points.positions_px[head]
-            self.sliders.append(_Slider(head, anchors, end, obj.curve_type, list(obj.point_types), obj.length, offsets))
+            self.sliders.append(
+                _Slider(head, anchors, end, obj.curve_type, list(obj.point_types), obj.length, offsets)
+            )
 
     def apply(self, positions_px: np.ndarray) -> np.ndarray:
         positions_px[self.fixed] = self.fixed_positions

@@ -13,9 +13,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from osuT5.errors import OsuT5Error
 from osu_diffusion.config import load_config
 from osu_diffusion.trainer import train
+from osuT5.errors import OsuT5Error
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 

@@ -21,13 +21,20 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from osu_diffusion.config import DiffusionTrainConfig, to_dict
+from osu_diffusion.dataset import (
+    WindowBatch,
+    WindowSampler,
+    fixed_windows,
+    load_maps,
+    read_held_out,
+    split_maps,
+)
+from osu_diffusion.model import Refiner
+from osu_diffusion.schedule import make_scheduler
 from osuT5.config import Device, Logger, Resume
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_text
-from osu_diffusion.config import DiffusionTrainConfig, to_dict
-from osu_diffusion.dataset import WindowBatch, WindowSampler, fixed_windows, load_maps, read_held_out, split_maps
-from osu_diffusion.model import Refiner
-from osu_diffusion.schedule import make_scheduler
 
 log = get_logger(__name__)
 CHECKPOINTS = "checkpoints"
@@ -36,8 +43,13 @@ STATE_FILE = "trainer_state.json"
 _CHECKPOINT_NAME = re.compile(r"step_(\d+)")
 
 
-def diffusion_loss(model: torch.nn.Module, scheduler: DDPMScheduler, batch: WindowBatch, max_timestep: int,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def diffusion_loss(
+    model: torch.nn.Module,
+    scheduler: DDPMScheduler,
+    batch: WindowBatch,
+    max_timestep: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Mean squared error of the predicted noise over the movable points, steps drawn in [0, max_timestep)."""
     clean = batch.positions
     noise = torch.randn(clean.shape, generator=generator)
@@ -65,21 +77,33 @@ def train(cfg: DiffusionTrainConfig) -> dict[str, float]:
     ema = EMAModel(model.parameters(), decay=cfg.optim.ema_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(lr_schedule, ema)
-    sampler = WindowSampler(train_maps, cfg.model.window, cfg.data.flip_probability, cfg.data.class_dropout,
-                            model.descriptors, cfg.seed)
+    sampler = WindowSampler(
+        train_maps,
+        cfg.model.window,
+        cfg.data.flip_probability,
+        cfg.data.class_dropout,
+        model.descriptors,
+        cfg.seed,
+    )
     val_batches = fixed_windows(val_maps, cfg.model.window, cfg.eval_windows, model.descriptors)
     step = _resume(accelerator, cfg, output_dir, sampler)
     if cfg.logging is Logger.wandb:
-        accelerator.init_trackers(cfg.wandb_project, config=to_dict(cfg), init_kwargs={"wandb": {"dir": str(output_dir)}})
-    log.info(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {len(train_maps)} maps "
-             f"({sum(len(m.points) for m in train_maps):,} points), {len(val_maps)} held out")
+        accelerator.init_trackers(
+            cfg.wandb_project, config=to_dict(cfg), init_kwargs={"wandb": {"dir": str(output_dir)}}
+        )
+    log.info(
+        f"training {sum(p.numel() for p in model.parameters()):,} parameters on {len(train_maps)} maps "
+        f"({sum(len(m.points) for m in train_maps):,} points), {len(val_maps)} held out"
+    )
     metrics: dict[str, float] = {"step": step}
     losses: list[float] = []
     since = time.perf_counter()
     bar = tqdm(total=cfg.optim.total_steps, initial=step, desc="train refiner")
     with logging_redirect_tqdm():
         while step < cfg.optim.total_steps:
-            loss = diffusion_loss(model, scheduler, sampler.sample(cfg.optim.batch_size), cfg.model.max_train_timestep)
+            loss = diffusion_loss(
+                model, scheduler, sampler.sample(cfg.optim.batch_size), cfg.model.max_train_timestep
+            )
             accelerator.backward(loss)
             if cfg.optim.grad_clip > 0:
                 accelerator.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
@@ -94,13 +118,21 @@ def train(cfg: DiffusionTrainConfig) -> dict[str, float]:
             done = step >= cfg.optim.total_steps
             if step % cfg.log_every == 0 or done:
                 elapsed = time.perf_counter() - since
-                metrics.update({"step": step, "train/loss": float(np.mean(losses)), "train/lr": lr,
-                                "train/steps_per_s": len(losses) / max(elapsed, 1e-9)})
+                metrics.update(
+                    {
+                        "step": step,
+                        "train/loss": float(np.mean(losses)),
+                        "train/lr": lr,
+                        "train/steps_per_s": len(losses) / max(elapsed, 1e-9),
+                    }
+                )
                 losses, since = [], time.perf_counter()
                 bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
                 _log(accelerator, metrics, step, "train/")
             if val_batches and (step % cfg.eval_every == 0 or done):
-                metrics["eval/loss"] = evaluate(model, ema, scheduler, val_batches, cfg.model.max_train_timestep)
+                metrics["eval/loss"] = evaluate(
+                    model, ema, scheduler, val_batches, cfg.model.max_train_timestep
+                )
                 _log(accelerator, metrics, step, "eval/")
             if step % cfg.checkpoint_every == 0 or done:
                 save_checkpoint(accelerator, cfg, output_dir, step, sampler)
@@ -120,14 +152,21 @@ def train(cfg: DiffusionTrainConfig) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, ema: EMAModel, scheduler: DDPMScheduler, batches: list[WindowBatch],
-             max_timestep: int) -> float:
+def evaluate(
+    model: torch.nn.Module,
+    ema: EMAModel,
+    scheduler: DDPMScheduler,
+    batches: list[WindowBatch],
+    max_timestep: int,
+) -> float:
     """Held-out loss of the EMA weights with fixed noise, so that evaluations compare."""
     ema.store(model.parameters())
     ema.copy_to(model.parameters())
     model.eval()
     generator = torch.Generator().manual_seed(0)
-    loss = float(np.mean([diffusion_loss(model, scheduler, b, max_timestep, generator).item() for b in batches]))
+    loss = float(
+        np.mean([diffusion_loss(model, scheduler, b, max_timestep, generator).item() for b in batches])
+    )
     model.train()
     ema.restore(model.parameters())
     return loss
@@ -152,8 +191,9 @@ def _log(accelerator: Accelerator, metrics: dict, step: int, prefix: str) -> Non
 
 
 # -- checkpoints --
-def save_checkpoint(accelerator: Accelerator, cfg: DiffusionTrainConfig, output_dir: Path, step: int,
-                    sampler: WindowSampler) -> Path:
+def save_checkpoint(
+    accelerator: Accelerator, cfg: DiffusionTrainConfig, output_dir: Path, step: int, sampler: WindowSampler
+) -> Path:
     """Optimizer, schedule, EMA, weights and the data sampler's state in a hidden folder, then renamed."""
     root = output_dir / CHECKPOINTS
     target = root / f"step_{step:08d}"
@@ -161,7 +201,11 @@ def save_checkpoint(accelerator: Accelerator, cfg: DiffusionTrainConfig, output_
     shutil.rmtree(partial, ignore_errors=True)  # left by a killed run
     partial.mkdir(parents=True)
     accelerator.save_state(str(partial))
-    state = {"step": step, "sampler_rng": sampler.rng.bit_generator.state, "model_config": to_dict(cfg)["model"]}
+    state = {
+        "step": step,
+        "sampler_rng": sampler.rng.bit_generator.state,
+        "model_config": to_dict(cfg)["model"],
+    }
     atomic_write_text(partial / STATE_FILE, json.dumps(state, indent=1))
     _publish(partial, target)
     for old in list_checkpoints(output_dir)[: -cfg.keep_last]:
@@ -170,25 +214,34 @@ def save_checkpoint(accelerator: Accelerator, cfg: DiffusionTrainConfig, output_
 
 
 def list_checkpoints(output_dir: Path) -> list[Path]:
-    found = [(int(m.group(1)), p) for p in (output_dir / CHECKPOINTS).glob("step_*")
-             if (m := _CHECKPOINT_NAME.fullmatch(p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in (output_dir / CHECKPOINTS).glob("step_*")
+        if (m := _CHECKPOINT_NAME.fullmatch(p.name))
+    ]
     return [p for _, p in sorted(found) if (p / STATE_FILE).is_file()]
 
 
-def _resume(accelerator: Accelerator, cfg: DiffusionTrainConfig, output_dir: Path, sampler: WindowSampler) -> int:
+def _resume(
+    accelerator: Accelerator, cfg: DiffusionTrainConfig, output_dir: Path, sampler: WindowSampler
+) -> int:
     checkpoints = list_checkpoints(output_dir)
     if not checkpoints:
         return 0
     latest = checkpoints[-1]
     if cfg.resume is Resume.never:
-        raise OsuT5Error(f"{output_dir}: already holds checkpoints (latest {latest.name}); "
-                         "continue them with resume=auto or choose another output_dir")
+        raise OsuT5Error(
+            f"{output_dir}: already holds checkpoints (latest {latest.name}); "
+            "continue them with resume=auto or choose another output_dir"
+        )
     state = json.loads((latest / STATE_FILE).read_text())
     ours = to_dict(cfg)["model"]
     for name in sorted(set(ours) | set(state["model_config"])):
         if state["model_config"].get(name) != ours.get(name):
-            raise OsuT5Error(f"{latest}: the checkpoint has model.{name} = {state['model_config'].get(name)!r} "
-                             f"but this run has {ours.get(name)!r}")
+            raise OsuT5Error(
+                f"{latest}: the checkpoint has model.{name} = {state['model_config'].get(name)!r} "
+                f"but this run has {ours.get(name)!r}"
+            )
     accelerator.load_state(str(latest))
     sampler.rng.bit_generator.state = state["sampler_rng"]
     log.info(f"resumed from {latest} at step {state['step']}")

@@ -15,6 +15,10 @@ from osuT5.beatmap import GameMode
 from osuT5.errors import OsuT5Error
 
 DEFAULT_MODEL_PATH = str(Path(__file__).resolve().parents[1] / "assets" / "default_model")
+# The shipped position refiner (osu_diffusion/assets), named without importing torch here.
+DEFAULT_REFINER_PATH = str(
+    Path(__file__).resolve().parents[2] / "osu_diffusion" / "assets" / "default_refiner"
+)
 CONTEXT_NAMES = ("NONE", "TIMING", "KIAI", "MAP", "GD", "NO_HS")
 OUTPUT_NAMES = ("TIMING", "MAP")
 MAX_STARS = 12.0
@@ -71,6 +75,15 @@ class InferenceOptions:
     device: str = opt("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     precision: str = opt("fp32", "fp32, or bf16 / fp16 on a GPU")
     export_osz: bool = opt(False, "also write an .osz with the audio")
+    # -- position refiner (osu_diffusion) --
+    generate_positions: bool = opt(
+        False, "std and catch: refine object positions with the diffusion refiner (see the README's figures)"
+    )
+    refiner_path: str = opt(DEFAULT_REFINER_PATH, "refiner folder (default: the shipped one)")
+    refine_start_step: int = opt(
+        30, "how coarse the positions are taken to be: the noise step (of 1000) refinement starts at"
+    )
+    refine_steps: int = opt(3, "denoising steps from refine_start_step down to 0")
     # -- written to the file --
     title: str | None = opt(None, "song title (default: the reference's, or the audio file name)")
     artist: str | None = opt(None, "song artist")
@@ -194,5 +207,9 @@ def validate(o: InferenceOptions, descriptor_names: tuple[str, ...] | None = Non
         _fail("circle_size", o.circle_size, "must be between 0 and 10")
     if o.device not in ("auto", "cpu", "cuda", "mps"):
         _fail("device", o.device, "use auto, cpu, cuda or mps")
+    if not 0 <= o.refine_start_step < 1000:
+        _fail("refine_start_step", o.refine_start_step, "must be 0 to 999")
+    if o.refine_steps < 1:
+        _fail("refine_steps", o.refine_steps, "must be at least 1")
     if o.precision not in ("fp32", "bf16", "fp16"):
         _fail("precision", o.precision, "use fp32, bf16 or fp16")
