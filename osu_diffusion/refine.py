@@ -20,7 +20,7 @@ from osu_diffusion.features import (
     to_pixels,
 )
 from osu_diffusion.model import Refiner, class_ids
-from osu_diffusion.schedule import make_scheduler, refinement_timesteps
+from osu_diffusion.schedule import make_scheduler, set_refinement_steps
 from osuT5.beatmap import Beatmap, Circle, GameMode, Slider
 from osuT5.beatmap.objects import PLAYFIELD_HEIGHT, PLAYFIELD_WIDTH
 from osuT5.beatmap.slider_path import SliderPath, path_segments
@@ -28,9 +28,8 @@ from osuT5.style import Conditions
 
 DEFAULT_REFINER = Path(__file__).resolve().parent / "assets" / "default_refiner"
 REFINED_MODES = (GameMode.STD, GameMode.CATCH)
-# A control path this much shorter than the required length would make osu! extend its last piece in
-# a straight line; such a step keeps the slider's coarse shape instead.
-_MIN_PATH_FRACTION = 0.995
+# A control path shorter than the required length would make osu! extend its last piece in a straight
+# line. Paths are kept this much longer, so that rounding the points to whole pixels cannot undo it.
 _ROUNDING_MARGIN_PX = 2.0
 _PLAYFIELD = np.array([PLAYFIELD_WIDTH, PLAYFIELD_HEIGHT], dtype=np.float64)
 
@@ -40,9 +39,8 @@ class RefineSettings:
     """How far back in the schedule the coarse positions are placed, and how many steps lead to 0."""
 
     start_step: int = 30  # schedule step the coarse positions are read as (of 1000; ~15 px of noise)
-    num_steps: int = 3
+    num_steps: int = 3  # deterministic (DDIM) steps from about start_step down to clean positions
     cfg_scale: float = 1.0  # classifier-free guidance on the style conditions; 1 = plain conditional
-    seed: int = 0  # the sampler's noise, so that a refinement is reproducible
 
 
 @dataclass
@@ -98,14 +96,12 @@ class PositionRefiner:
         null = classes.drop(torch.ones(windows.count, dtype=torch.bool), "stars")
         null = null.drop(torch.ones(windows.count, dtype=torch.bool), "circle_size")
         null = null.drop(torch.ones(windows.count, dtype=torch.bool), "descriptors")
-        generator = torch.Generator().manual_seed(settings.seed)
-        timesteps = refinement_timesteps(settings.start_step, settings.num_steps)
-        self.scheduler.set_timesteps(timesteps=timesteps)
+        timesteps = set_refinement_steps(self.scheduler, settings.start_step, settings.num_steps)
         # The coarse slider ends already lie on their paths (beatmap_points); only clamp.
         start = np.clip(points.positions_px, 0, _PLAYFIELD)
         x = torch.from_numpy(to_model_space(start)).float()
         positions_px = start
-        for t in self.scheduler.timesteps:
+        for t in timesteps:
             steps = torch.full((windows.count,), int(t))
             eps = self.model.forward_with_cfg(
                 windows.gather(x),
@@ -115,7 +111,7 @@ class PositionRefiner:
                 null=null,
                 cfg_scale=settings.cfg_scale,
             )
-            x = self.scheduler.step(windows.scatter(eps), t, x, generator=generator).prev_sample
+            x = self.scheduler.step(windows.scatter(eps), t, x, eta=0.0).prev_sample
             positions_px = fixer.apply(to_pixels(x.double().numpy()))
             x = torch.from_numpy(to_model_space(positions_px)).float()
         return positions_px
@@ -194,17 +190,17 @@ class _StepFix:
         (osu! would extend its last piece in a straight line) is scaled about the head until it
         reaches the length, then moved into the playfield if it fits there."""
         path = self._path(s, positions_px)
-        if path is not None and path.calculated_length_px >= _MIN_PATH_FRACTION * s.length_px:
+        if path is not None and path.calculated_length_px >= s.length_px + _ROUNDING_MARGIN_PX / 2:
             return path.end_position
         offsets = positions_px[s.anchors] - positions_px[s.head]
         length = path.calculated_length_px if path is not None else 0.0
         if length < 1.0:  # collapsed onto the head: take the coarse shape back
             offsets = s.coarse_offsets
             length = max(float(np.hypot(*np.diff(np.vstack([[0, 0], offsets]), axis=0).T).sum()), 1.0)
-        # A little over the length, so that rounding to whole pixels cannot fall short again.
         offsets = offsets * ((s.length_px + _ROUNDING_MARGIN_PX) / length)
         low, high = offsets.min(axis=0).clip(max=0), offsets.max(axis=0).clip(min=0)
         head = np.clip(positions_px[s.head], -low, np.maximum(_PLAYFIELD - high, -low))
+        head = np.clip(head, 0, _PLAYFIELD)  # a shape wider than the field: the head still stays inside
         positions_px[s.head] = head
         positions_px[s.anchors] = head + offsets
         path = self._path(s, positions_px)

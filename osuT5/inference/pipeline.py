@@ -475,7 +475,7 @@ def refine_positions(
     """A refined copy of a post-processed map; unknown stars are read off the coarse map itself."""
     if conditions.difficulty_stars is None and beatmap.hit_objects:
         conditions = replace(conditions, difficulty_stars=_stars(beatmap))
-    settings = RefineSettings(start_step=o.refine_start_step, num_steps=o.refine_steps, seed=o.seed or 0)
+    settings = RefineSettings(start_step=o.refine_start_step, num_steps=o.refine_steps)
     return refiner.refine(beatmap, conditions, settings)
 
 
