@@ -32,9 +32,10 @@ from osu_diffusion.dataset import (
 )
 from osu_diffusion.model import Refiner
 from osu_diffusion.schedule import make_scheduler
-from osuT5.config import Device, Logger, Resume
+from osuT5.config import Logger, Resume
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_text
+from osuT5.training.launch import log_metrics, make_accelerator
 
 log = get_logger(__name__)
 CHECKPOINTS = "checkpoints"
@@ -63,7 +64,7 @@ def train(cfg: DiffusionTrainConfig) -> dict[str, float]:
     """Run (or continue) one training run; returns the last logged metrics."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    accelerator = _accelerator(cfg)
+    accelerator = make_accelerator(cfg.device, cfg.precision, cfg.logging)
     output_dir = Path(cfg.output_dir)
     set_seed(cfg.seed)
     maps = load_maps(cfg.data.root, cfg.data.modes, cfg.data.cache_file)
@@ -128,12 +129,12 @@ def train(cfg: DiffusionTrainConfig) -> dict[str, float]:
                 )
                 losses, since = [], time.perf_counter()
                 bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
-                _log(accelerator, metrics, step, "train/")
+                log_metrics(accelerator, metrics, step, "train/")
             if val_batches and (step % cfg.eval_every == 0 or done):
                 metrics["eval/loss"] = evaluate(
                     model, ema, scheduler, val_batches, cfg.model.max_train_timestep
                 )
-                _log(accelerator, metrics, step, "eval/")
+                log_metrics(accelerator, metrics, step, "eval/")
             if step % cfg.checkpoint_every == 0 or done:
                 save_checkpoint(accelerator, cfg, output_dir, step, sampler)
     bar.close()
@@ -170,24 +171,6 @@ def evaluate(
     model.train()
     ema.restore(model.parameters())
     return loss
-
-
-def _accelerator(cfg: DiffusionTrainConfig) -> Accelerator:
-    if cfg.device is Device.cuda and not torch.cuda.is_available():
-        raise OsuT5Error("config: device = 'cuda' but no CUDA device is available")
-    if cfg.logging is Logger.wandb and "WANDB_API_KEY" not in os.environ:
-        os.environ.setdefault("WANDB_MODE", "offline")  # no key: log locally, sync later
-    return Accelerator(
-        cpu=cfg.device is Device.cpu or not torch.cuda.is_available(),
-        mixed_precision=cfg.precision.value,
-        log_with="wandb" if cfg.logging is Logger.wandb else None,
-    )
-
-
-def _log(accelerator: Accelerator, metrics: dict, step: int, prefix: str) -> None:
-    chosen = {k: v for k, v in metrics.items() if k.startswith(prefix)}
-    accelerator.log(chosen, step=step)
-    log.info(f"step {step}: " + " ".join(f"{k.removeprefix(prefix)}={v:.4g}" for k, v in chosen.items()))
 
 
 # -- checkpoints --
