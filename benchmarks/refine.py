@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from timing import median_seconds  # benchmarks/timing.py
 
+from osu_diffusion.dataset import map_conditions, star_rating
 from osu_diffusion.evaluate import (
     coarsen,
     out_of_playfield,
@@ -58,7 +59,9 @@ def score(refiner: PositionRefiner, maps: list, settings: RefineSettings, jitter
     spreads, lengths, outside = [], [[], [], []], 0
     for i, original in enumerate(maps):
         coarse = coarsen(original, jitter_px=jitter_px, seed=i)
-        refined = refiner.refine(coarse, settings=settings)
+        # Conditioned as inference conditions it: the requested star rating (here the original's).
+        conditions = map_conditions(coarse, star_rating(original.path))
+        refined = refiner.refine(coarse, conditions, settings)
         mode = "std" if original.mode == 0 else "catch"
         rows[mode].append((position_error(original, coarse), position_error(original, refined)))
         runs = stream_pairs(original)

@@ -31,6 +31,7 @@ REFINED_MODES = (GameMode.STD, GameMode.CATCH)
 # A control path shorter than the required length would make osu! extend its last piece in a straight
 # line. Paths are kept this much longer, so that rounding the points to whole pixels cannot undo it.
 _ROUNDING_MARGIN_PX = 2.0
+_MAX_SCALINGS = 4
 _PLAYFIELD = np.array([PLAYFIELD_WIDTH, PLAYFIELD_HEIGHT], dtype=np.float64)
 
 
@@ -112,7 +113,7 @@ class PositionRefiner:
                 cfg_scale=settings.cfg_scale,
             )
             x = self.scheduler.step(windows.scatter(eps), t, x, eta=0.0).prev_sample
-            positions_px = fixer.apply(to_pixels(x.double().numpy()))
+            positions_px = fixer.apply(to_pixels(x.double().numpy()), whole_pixels=t == timesteps[-1])
             x = torch.from_numpy(to_model_space(positions_px)).float()
         return positions_px
 
@@ -178,37 +179,45 @@ class _StepFix:
                 _Slider(head, anchors, end, obj.curve_type, list(obj.point_types), obj.length, offsets)
             )
 
-    def apply(self, positions_px: np.ndarray) -> np.ndarray:
+    def apply(self, positions_px: np.ndarray, whole_pixels: bool = False) -> np.ndarray:
+        """Fix `positions_px` in place; `whole_pixels` (the last step) rounds first, as the file will,
+        so that the slider lengths are checked on the points that get written."""
         positions_px[self.fixed] = self.fixed_positions
         np.clip(positions_px, 0, _PLAYFIELD, out=positions_px)
+        if whole_pixels:
+            np.rint(positions_px, out=positions_px)
         for s in self.sliders:
-            positions_px[s.end] = self._end(s, positions_px)
+            positions_px[s.end] = self._end(s, positions_px, whole_pixels)
         return positions_px
 
-    def _end(self, s: _Slider, positions_px: np.ndarray) -> np.ndarray:
+    def _end(self, s: _Slider, positions_px: np.ndarray, whole_pixels: bool) -> np.ndarray:
         """The point at the required length along the current control path. A path shorter than that
         (osu! would extend its last piece in a straight line) is scaled about the head until it
         reaches the length, then moved into the playfield if it fits there."""
-        path = self._path(s, positions_px)
+        head, offsets = positions_px[s.head], positions_px[s.anchors] - positions_px[s.head]
+        path = self._path(s, head, offsets)
         if path is not None and path.calculated_length_px >= s.length_px + _ROUNDING_MARGIN_PX / 2:
             return path.end_position
-        offsets = positions_px[s.anchors] - positions_px[s.head]
-        length = path.calculated_length_px if path is not None else 0.0
-        if length < 1.0:  # collapsed onto the head: take the coarse shape back
+        if path is None or path.calculated_length_px < 1.0:  # collapsed onto the head
             offsets = s.coarse_offsets
-            length = max(float(np.hypot(*np.diff(np.vstack([[0, 0], offsets]), axis=0).T).sum()), 1.0)
-        offsets = offsets * ((s.length_px + _ROUNDING_MARGIN_PX) / length)
+        for _ in range(_MAX_SCALINGS):  # curves do not scale exactly with their control polygon
+            path = self._path(s, head, offsets)
+            length = path.calculated_length_px if path is not None else 0.0
+            if length >= s.length_px + _ROUNDING_MARGIN_PX / 2:
+                break
+            offsets = offsets * ((s.length_px + _ROUNDING_MARGIN_PX) / max(length, 1.0))
+            if whole_pixels:
+                offsets = np.rint(offsets)
         low, high = offsets.min(axis=0).clip(max=0), offsets.max(axis=0).clip(min=0)
-        head = np.clip(positions_px[s.head], -low, np.maximum(_PLAYFIELD - high, -low))
+        head = np.clip(head, -low, np.maximum(_PLAYFIELD - high, -low))
         head = np.clip(head, 0, _PLAYFIELD)  # a shape wider than the field: the head still stays inside
         positions_px[s.head] = head
         positions_px[s.anchors] = head + offsets
-        path = self._path(s, positions_px)
+        path = self._path(s, head, offsets)
         return path.end_position if path is not None else positions_px[s.anchors[-1]]
 
-    def _path(self, s: _Slider, positions_px: np.ndarray) -> SliderPath | None:
-        head = positions_px[s.head]
-        anchors = [tuple(p) for p in positions_px[s.anchors]]
+    def _path(self, s: _Slider, head: np.ndarray, offsets: np.ndarray) -> SliderPath | None:
+        anchors = [tuple(p) for p in head + offsets]
         try:
             segments = path_segments(tuple(head), s.curve_type, anchors, s.point_types, self.format_version)
             return SliderPath(segments, s.length_px)
