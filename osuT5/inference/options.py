@@ -77,7 +77,7 @@ class InferenceOptions:
     export_osz: bool = opt(False, "also write an .osz with the audio")
     # -- position refiner (osu_diffusion) --
     generate_positions: bool = opt(
-        False, "std and catch: refine object positions with the diffusion refiner (see the README's figures)"
+        True, "std and catch: refine object positions with the diffusion refiner (README: why it is on)"
     )
     refiner_path: str = opt(DEFAULT_REFINER_PATH, "refiner folder (default: the shipped one)")
     refine_start_step: int = opt(
