@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from osu_diffusion.features import PointSequence, beatmap_points, to_model_space
 from osu_diffusion.model import ClassIds, class_ids
-from osuT5.beatmap import Beatmap, GameMode, parse_beatmap_file
+from osuT5.beatmap import Beatmap, parse_beatmap_file
 from osuT5.data.collection import set_key
 from osuT5.errors import BeatmapError, OsuT5Error
 from osuT5.style import Conditions
@@ -205,7 +205,3 @@ def fixed_windows(
             )
         )
     return batches
-
-
-def is_positional(beatmap: Beatmap) -> bool:
-    return beatmap.mode in (GameMode.STD, GameMode.CATCH)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from osu_diffusion import DEFAULT_REFINER_PATH
 from osu_diffusion.features import (
     DERIVED_TYPES,
     FIXED_TYPES,
@@ -26,7 +27,6 @@ from osuT5.beatmap.objects import PLAYFIELD_HEIGHT, PLAYFIELD_WIDTH
 from osuT5.beatmap.slider_path import SliderPath, path_segments
 from osuT5.style import Conditions
 
-DEFAULT_REFINER = Path(__file__).resolve().parent / "assets" / "default_refiner"
 REFINED_MODES = (GameMode.STD, GameMode.CATCH)
 # A control path shorter than the required length would make osu! extend its last piece in a straight
 # line. Paths are kept this much longer, so that rounding the points to whole pixels cannot undo it.
@@ -65,7 +65,7 @@ class PositionRefiner:
         self.scheduler = make_scheduler(model.config)
 
     @classmethod
-    def load(cls, folder: str | Path = DEFAULT_REFINER) -> PositionRefiner:
+    def load(cls, folder: str | Path = DEFAULT_REFINER_PATH) -> PositionRefiner:
         return cls(Refiner.load(folder))
 
     @torch.no_grad()

@@ -11,14 +11,11 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from osu_diffusion import DEFAULT_REFINER_PATH
 from osuT5.beatmap import GameMode
 from osuT5.errors import OsuT5Error
 
 DEFAULT_MODEL_PATH = str(Path(__file__).resolve().parents[1] / "assets" / "default_model")
-# The shipped position refiner (osu_diffusion/assets), named without importing torch here.
-DEFAULT_REFINER_PATH = str(
-    Path(__file__).resolve().parents[2] / "osu_diffusion" / "assets" / "default_refiner"
-)
 CONTEXT_NAMES = ("NONE", "TIMING", "KIAI", "MAP", "GD", "NO_HS")
 OUTPUT_NAMES = ("TIMING", "MAP")
 MAX_STARS = 12.0
