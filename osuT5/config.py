@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -22,6 +22,7 @@ from osuT5.model.configuration import OsuT5Config
 
 # The schema's node name in Hydra's ConfigStore; `configs/train.yaml` lists it first in its defaults.
 TRAIN_SCHEMA = "train_schema"
+T = TypeVar("T")
 
 
 class Precision(Enum):
@@ -145,6 +146,14 @@ def register_configs() -> None:
 
 def load_config(config: DictConfig) -> TrainConfig:
     """The composed config as a validated TrainConfig; raises OsuT5Error naming the key."""
+    cfg = to_schema(config, TrainConfig, TRAIN_SCHEMA)
+    validate(cfg)
+    return cfg
+
+
+def to_schema(config: DictConfig, schema: type[T], name: str) -> T:
+    """The composed config as an instance of `schema` (registered as `name`); OsuT5Error names the key.
+    Shared by every Hydra entry point (the refiner's training too)."""
     try:
         cfg = OmegaConf.to_object(config)
     except MissingMandatoryValue as e:
@@ -153,9 +162,8 @@ def load_config(config: DictConfig) -> TrainConfig:
         key = getattr(e, "full_key", None)
         reason = str(e).splitlines()[0]
         raise OsuT5Error(f"config: {key}: {reason}" if key else f"config: {reason}") from None
-    if not isinstance(cfg, TrainConfig):
-        raise OsuT5Error(f"config: expected the {TRAIN_SCHEMA} schema, got {type(cfg).__name__}")
-    validate(cfg)
+    if not isinstance(cfg, schema):
+        raise OsuT5Error(f"config: expected the {name} schema, got {type(cfg).__name__}")
     return cfg
 
 

@@ -10,6 +10,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
+from osu_diffusion.config import DiffusionTrainConfig
+from osu_diffusion.config import load_config as load_diffusion_config
 from osuT5.config import Device, Precision, Schedule, TrainConfig, load_config
 from osuT5.errors import OsuT5Error
 from osuT5.inference import options as _inference_options  # noqa: F401  (registers the inference schema)
@@ -18,7 +20,10 @@ from osuT5.inference.maimod import options as _mai_mod_options  # noqa: F401  (r
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PRIMARIES = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
 # Values the schema leaves required; a real run passes them on the command line.
-REQUIRED = {"train": ["data.root=/songs", "output_dir=/tmp/osuT5-config-test"]}
+REQUIRED = {
+    "train": ["data.root=/songs", "output_dir=/tmp/osuT5-config-test"],
+    "train_diffusion": ["data.root=/songs", "output_dir=/tmp/osuT5-config-test"],
+}
 NEEDS = {"experiment/lora": ["pretrained_path=/models/base"]}
 
 
@@ -62,6 +67,8 @@ def test_config_composes(primary: str, overrides: list[str]) -> None:
     config = _compose(primary, overrides)
     if primary == "train":
         assert isinstance(load_config(config), TrainConfig)
+    if primary == "train_diffusion":
+        assert isinstance(load_diffusion_config(config), DiffusionTrainConfig)
 
 
 def test_every_yaml_file_is_composed() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from osu_diffusion import DEFAULT_REFINER_PATH
 from osuT5.beatmap import GameMode
 from osuT5.errors import OsuT5Error
 from osuT5.inference.command_line import schema_defaults, schema_help
@@ -80,6 +81,15 @@ class InferenceOptions:
     device: str = opt("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     precision: str = opt("fp32", "fp32, or bf16 / fp16 on a GPU")
     export_osz: bool = opt(False, "also write an .osz with the audio")
+    # -- position refiner (osu_diffusion) --
+    generate_positions: bool = opt(
+        True, "std and catch: refine object positions with the diffusion refiner (README: why it is on)"
+    )
+    refiner_path: str = opt(DEFAULT_REFINER_PATH, "refiner folder (default: the shipped one)")
+    refine_start_step: int = opt(
+        30, "how coarse the positions are taken to be: the noise step (of 1000) refinement starts at"
+    )
+    refine_steps: int = opt(3, "denoising steps from refine_start_step down to 0")
     # -- written to the file --
     title: str | None = opt(None, "song title (default: the reference's, or the audio file name)")
     artist: str | None = opt(None, "song artist")
@@ -222,6 +232,10 @@ def validate(o: InferenceOptions, descriptor_names: tuple[str, ...] | None = Non
         _fail("slider_multiplier", o.slider_multiplier, "must be between 0.4 and 3.6")
     if o.circle_size is not None and not 0 <= o.circle_size <= 10:
         _fail("circle_size", o.circle_size, "must be between 0 and 10")
+    if not 0 <= o.refine_start_step < 1000:
+        _fail("refine_start_step", o.refine_start_step, "must be 0 to 999")
+    if o.refine_steps < 1:
+        _fail("refine_steps", o.refine_steps, "must be at least 1")
     validate_runtime(o.device, o.precision)
 
 

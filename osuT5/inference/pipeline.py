@@ -19,6 +19,7 @@ from pathlib import Path
 import rosu_pp_py as rosu
 import torch
 
+from osu_diffusion.refine import REFINED_MODES, PositionRefiner, RefineSettings
 from osuT5.audio import MS_PER_FRAME, load_audio, log_mel_spectrogram
 from osuT5.beatmap import (
     Beatmap,
@@ -352,6 +353,7 @@ def generate(
         result.warnings.append("mapper_id ignored: this model has no mapper table")
 
     base_conditions = _conditions(o, reference, song_ms, difficulties[0])
+    refiner = _load_refiner(o, base_conditions.gamemode, outputs)
     decoder = Decoder(model, max_batch_rows=o.max_batch_size)
     runner = PassRunner(decoder, mel, song_ms)
     start_ms = o.start_time or 0
@@ -398,7 +400,7 @@ def generate(
         ]
     elif "MAP" in outputs:
         beatmaps = _generate_maps(
-            o, runner, templates, reference, contexts, map_windows, start_ms, end_ms, generator, tick
+            o, runner, templates, reference, contexts, map_windows, start_ms, end_ms, generator, tick, refiner
         )
     else:
         for _, template in templates:
@@ -424,8 +426,10 @@ def _generate_maps(
     end_ms: int,
     generator: torch.Generator,
     tick: Callable[[int], None],
+    refiner: PositionRefiner | None = None,
 ) -> list[Beatmap]:
-    """The map pass for every difficulty at once (one batch per window), then post-processing."""
+    """The map pass for every difficulty at once (one batch per window), then post-processing and, with
+    a refiner, refined std/catch positions before the final playability fixes."""
     given_timing = GivenBlock(ContextType.TIMING, timing_events(templates[0][1], end_ms=runner.song_ms))
     reference_events = map_events(reference) if reference is not None and "MAP" in contexts else []
     streams = []
@@ -463,8 +467,10 @@ def _generate_maps(
 
     joined = [join_lanes([lane[i] for lane in generated], SEAM_GAP_MS) for i in range(len(streams))]
     beatmaps = []
-    for events, (_, template) in zip(joined, templates, strict=True):
+    for events, (conditions, template) in zip(joined, templates, strict=True):
         beatmap = events_to_beatmap(events, template)
+        if refiner is not None:
+            beatmap = refine_positions(refiner, beatmap, conditions, o)
         make_playable(beatmap, runner.song_ms)
         if reference is not None and o.add_to_beatmap:
             keep = [h for h in reference.hit_objects if not start_ms <= h.time <= end_ms]
@@ -475,6 +481,24 @@ def _generate_maps(
             _copy_kiai(reference, beatmap)
         beatmaps.append(beatmap)
     return beatmaps
+
+
+def _load_refiner(o: InferenceOptions, mode: GameMode, outputs: set[str]) -> PositionRefiner | None:
+    """The refiner when generate_positions is on and the maps have positions (loaded before decoding,
+    so that a bad refiner_path fails at once)."""
+    if not o.generate_positions or mode not in REFINED_MODES or "MAP" not in outputs:
+        return None
+    return PositionRefiner.load(o.refiner_path)
+
+
+def refine_positions(
+    refiner: PositionRefiner, beatmap: Beatmap, conditions: Conditions, o: InferenceOptions
+) -> Beatmap:
+    """A refined copy of a post-processed map; unknown stars are read off the coarse map itself."""
+    if conditions.difficulty_stars is None and beatmap.hit_objects:
+        conditions = replace(conditions, difficulty_stars=star_rating(beatmap))
+    settings = RefineSettings(start_step=o.refine_start_step, num_steps=o.refine_steps)
+    return refiner.refine(beatmap, conditions, settings)
 
 
 def _before(events: list[Event], ms: int) -> list[Event]:

@@ -44,6 +44,7 @@ from osuT5.model import OsuT5Model
 from osuT5.model.modeling import WEIGHTS_FILE
 from osuT5.style import DEFAULT_DESCRIPTORS
 from osuT5.tokenizer import Tokenizer, TokenizerConfig
+from osuT5.training.launch import log_metrics, make_accelerator
 from osuT5.training.lora import add_lora, load_adapter, load_adapter_weights, merge_lora, save_adapter
 from osuT5.training.metrics import TokenMetrics
 from osuT5.training.optim import build_optimizer, build_scheduler
@@ -189,12 +190,12 @@ def _run(s: _Session, progress: Progress) -> dict[str, float]:
             if progress.step % cfg.log_every == 0 or done:
                 metrics.update(meter.flush(lr))
                 bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
-                _log(accelerator, metrics, progress.step)
+                log_metrics(accelerator, metrics, progress.step)
             if s.val_loader is not None and (progress.step % cfg.eval_every == 0 or done):
                 metrics.update(
                     {f"eval/{k}": v for k, v in evaluate(accelerator, model, s.val_loader).items()}
                 )
-                _log(accelerator, metrics, progress.step, prefix="eval/")
+                log_metrics(accelerator, metrics, progress.step, prefix="eval/")
             if progress.step % cfg.checkpoint_every == 0 or done:
                 save_checkpoint(accelerator, model, progress, cfg, s.output_dir)
             if done:
@@ -311,16 +312,7 @@ def _loader(dataset: Dataset, cfg: TrainConfig, sampler: Sampler | None) -> Data
 
 
 def _accelerator(cfg: TrainConfig) -> Accelerator:
-    if cfg.device is Device.cuda and not torch.cuda.is_available():
-        raise OsuT5Error("config: device = 'cuda' but no CUDA device is available")
-    if cfg.logging is Logger.wandb and "WANDB_API_KEY" not in os.environ:
-        os.environ.setdefault("WANDB_MODE", "offline")  # no key: log locally, sync later
-    return Accelerator(
-        cpu=cfg.device is Device.cpu or not torch.cuda.is_available(),
-        mixed_precision=cfg.precision.value,
-        gradient_accumulation_steps=cfg.optim.grad_accumulation,
-        log_with="wandb" if cfg.logging is Logger.wandb else None,
-    )
+    return make_accelerator(cfg.device, cfg.precision, cfg.logging, cfg.optim.grad_accumulation)
 
 
 def _agree_on_output_dir(accelerator: Accelerator, output_dir: Path) -> Path:
@@ -351,12 +343,6 @@ class _Meter:
             "train/lr": lr,
             "train/tokens_per_s": tokens / elapsed,
         }
-
-
-def _log(accelerator: Accelerator, metrics: dict, step: int, prefix: str = "train/") -> None:
-    chosen = {k: v for k, v in metrics.items() if k.startswith(prefix)}
-    accelerator.log(chosen, step=step)
-    log.info(f"step {step}: " + " ".join(f"{k.removeprefix(prefix)}={v:.4g}" for k, v in chosen.items()))
 
 
 @torch.no_grad()
