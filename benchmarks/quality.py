@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import rosu_pp_py as rosu
+import yaml
 from scipy.stats import spearmanr
 
 from osuT5.audio import SAMPLE_RATE, load_audio
@@ -130,8 +131,16 @@ def main() -> None:
     parser.add_argument("--excerpt-s", type=int, default=60, help="seconds of each song rendered and mapped")
     parser.add_argument("--sweep-songs", type=int, default=2, help="std songs in the 1..7 star sweep")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an inference option for every map (YAML value), e.g. --option map_lanes=1",
+    )
     args = parser.parse_args()
     excerpt_ms = args.excerpt_s * 1000
+    extra = {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in args.option)}
     picked = pick_held_out(args.per_mode, excerpt_ms, args.model)
     rows: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as scratch:
@@ -150,6 +159,7 @@ def main() -> None:
                         gamemode=int(MODES[mode_name]),
                         difficulty=round(max(target, 0.5), 2),
                         seed=args.seed,
+                        **extra,
                     )
                 )
                 seconds = time.perf_counter() - started

@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--minutes", type=float, default=3.0, help="song length")
-    parser.add_argument("--lanes", type=int, nargs="+", default=[4], help="map_lanes values to compare")
+    parser.add_argument("--lanes", type=int, nargs="+", default=[1], help="map_lanes values to compare")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         audio = Path(scratch) / "song.ogg"

@@ -32,10 +32,10 @@ from osu_diffusion.dataset import (
 )
 from osu_diffusion.model import Refiner
 from osu_diffusion.schedule import make_scheduler
-from osuT5.config import Logger, Resume
+from osuT5.config import Resume
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_text
-from osuT5.training.launch import log_metrics, make_accelerator
+from osuT5.training.launch import log_metrics, make_accelerator, start_trackers
 
 log = get_logger(__name__)
 CHECKPOINTS = "checkpoints"
@@ -88,10 +88,7 @@ def train(cfg: DiffusionTrainConfig) -> dict[str, float]:
     )
     val_batches = fixed_windows(val_maps, cfg.model.window, cfg.eval_windows, model.descriptors)
     step = _resume(accelerator, cfg, output_dir, sampler)
-    if cfg.logging is Logger.wandb:
-        accelerator.init_trackers(
-            cfg.wandb_project, config=to_dict(cfg), init_kwargs={"wandb": {"dir": str(output_dir)}}
-        )
+    start_trackers(accelerator, cfg.logging, cfg.wandb_project, to_dict(cfg), output_dir)
     log.info(
         f"training {sum(p.numel() for p in model.parameters()):,} parameters on {len(train_maps)} maps "
         f"({sum(len(m.points) for m in train_maps):,} points), {len(val_maps)} held out"

@@ -74,9 +74,9 @@ class InferenceOptions:
     lookahead: float = opt(0.3, "share of each window heard but left to the next one")
     max_batch_size: int = opt(16, "rows decoded together (windows, CFG pairs, difficulties)")
     map_lanes: int = opt(
-        4,
-        "map pass: decode this many consecutive parts of the song side by side (several times faster; "
-        "each part starts without lookback, 1 gives one seamless pass)",
+        1,
+        "map pass: decode this many consecutive parts of the song side by side as one batch (faster "
+        "where a batch is cheap, e.g. a GPU; each part after the first starts without lookback)",
     )
     device: str = opt("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps")
     precision: str = opt("fp32", "fp32, or bf16 / fp16 on a GPU")

@@ -30,6 +30,12 @@ def make_accelerator(
     )
 
 
+def start_trackers(accelerator: Accelerator, logging: Logger, project: str, config: dict, output_dir) -> None:
+    """wandb (when the config asks for it) with the resolved config, its files in the run folder."""
+    if logging is Logger.wandb:
+        accelerator.init_trackers(project, config=config, init_kwargs={"wandb": {"dir": str(output_dir)}})
+
+
 def log_metrics(accelerator: Accelerator, metrics: dict, step: int, prefix: str = "train/") -> None:
     """The metrics whose names start with `prefix`, to the tracker and as one log line."""
     chosen = {k: v for k, v in metrics.items() if k.startswith(prefix)}

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from osuT5.audio import MS_PER_FRAME
-from osuT5.config import Device, Logger, Resume, TrainConfig, expand, to_dict
+from osuT5.config import Device, Resume, TrainConfig, expand, to_dict
 from osuT5.data.collection import BeatmapEntry, find_beatmaps, split_by_set
 from osuT5.data.dataset import BeatmapWindows, PreparedBeatmap, collate, prepare
 from osuT5.data.mel_cache import cached_mel
@@ -44,7 +44,7 @@ from osuT5.model import OsuT5Model
 from osuT5.model.modeling import WEIGHTS_FILE
 from osuT5.style import DEFAULT_DESCRIPTORS
 from osuT5.tokenizer import Tokenizer, TokenizerConfig
-from osuT5.training.launch import log_metrics, make_accelerator
+from osuT5.training.launch import log_metrics, make_accelerator, start_trackers
 from osuT5.training.lora import add_lora, load_adapter, load_adapter_weights, merge_lora, save_adapter
 from osuT5.training.metrics import TokenMetrics
 from osuT5.training.optim import build_optimizer, build_scheduler
@@ -108,10 +108,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     if checkpoint is not None:
         progress = load_checkpoint(accelerator, model, checkpoint, cfg)
         log.info(f"resumed from {checkpoint} at step {progress.step}")
-    if cfg.logging is Logger.wandb:
-        accelerator.init_trackers(
-            cfg.wandb_project, config=to_dict(cfg), init_kwargs={"wandb": {"dir": str(output_dir)}}
-        )
+    start_trackers(accelerator, cfg.logging, cfg.wandb_project, to_dict(cfg), output_dir)
     log.info(
         f"training {sum(p.numel() for p in model.parameters() if p.requires_grad):,} parameters on "
         f"{len(train_set)} windows ({accelerator.num_processes} process(es), {accelerator.device})"
