@@ -1,12 +1,11 @@
 """Generation passes over a song: one output context (TIMING or MAP) for one or more maps at once.
 
 A `Stream` is one context of one map being generated: its conditioning, the blocks it is given
-(e.g. the timing for a map pass) and the events it has committed so far. `sequential_pass` walks
-overlapping windows in order, each window continuing every stream from its committed lookback, with
-all streams (the CFG pair, the difficulties of a spread) decoded as one batch. `step_lanes` does one
-such window for several lanes (consecutive parts of the song) at once: decoding one token costs about
-the same for 1 row as for 4 on a CPU, so lanes side by side are that much faster. `tiled_pass` decodes
-independent back-to-back windows, all in batches: the timing pass and super timing use it.
+(e.g. the timing for a map pass) and the events it has committed so far. `step_lanes` decodes one
+overlapping window for each lane (a run of consecutive windows), each window continuing every stream
+from its committed lookback, with all streams (the CFG pair, the difficulties of a spread) and all
+lanes decoded as one batch; the map pass walks its lanes with it. `tiled_pass` decodes independent
+back-to-back windows, all in batches: the timing pass and super timing use it.
 """
 
 from __future__ import annotations
@@ -150,20 +149,6 @@ class PassRunner:
         new = self.decoder.decode(encoder, requests, options, generator)
         for (stream, window, _), new_ids in zip(targets, new, strict=True):
             self._commit(stream, window, new_ids)
-
-    def sequential_pass(
-        self,
-        streams: list[Stream],
-        windows: list[Window],
-        options: SamplingOptions,
-        generator: torch.Generator,
-        on_window: Callable[[], None] | None = None,
-    ) -> None:
-        """Generate every stream over `windows` in order; each window continues from the last."""
-        for window in windows:
-            self.step_lanes([(streams, window)], options, generator)
-            if on_window is not None:
-                on_window()
 
     def tiled_pass(
         self,
