@@ -57,6 +57,8 @@ class OsuT5Config:
     vocab_size_out: int | None = None  # predicted ids: the output head's width
     dropout: float = 0.1  # residual dropout in every block
     attention_dropout: float = 0.0
+    # Add a pointer score from the encoder state at each time step to that step's logit (time_pointer.py).
+    time_pointer: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.preset, str) or self.preset not in MODEL_PRESETS:
@@ -75,6 +77,8 @@ class OsuT5Config:
             _fail("max_source_frames", self.max_source_frames, "must be even (the conv stem halves it)")
         if None not in (self.vocab_size_in, self.vocab_size_out) and self.vocab_size_in < self.vocab_size_out:
             _fail("vocab_size_in", self.vocab_size_in, f"smaller than vocab_size_out ({self.vocab_size_out})")
+        if not isinstance(self.time_pointer, bool):
+            _fail("time_pointer", self.time_pointer, "must be true or false")
         for name in ("dropout", "attention_dropout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value < 1.0:

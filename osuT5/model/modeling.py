@@ -1,8 +1,9 @@
 """OsuT5Model: transformers' Whisper encoder-decoder with our mel input, decoder vocabulary and checkpoints.
 
 The model composes a stock `WhisperForConditionalGeneration` (`self.whisper`) rather than subclassing
-`PreTrainedModel`: the only change to Whisper is its decoder input embedding (vocab_size_in rows, wider
-than the untied vocab_size_out head, because conditioning tokens are fed but never predicted), and a
+`PreTrainedModel`. The changes to Whisper are its decoder input embedding (vocab_size_in rows, wider
+than the untied vocab_size_out head, because conditioning tokens are fed but never predicted) and, with
+`time_pointer`, a score added to the time logits from the audio at each time (time_pointer.py); a
 checkpoint must carry our tokenizer and training config and fail with the file and field that disagree,
 which HF's own `from_pretrained` machinery is not built for.
 """
@@ -13,10 +14,12 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import safetensors.torch
 import torch
+import torch.nn.functional as F
 import yaml
 from huggingface_hub import snapshot_download
 from safetensors import SafetensorError
@@ -26,9 +29,11 @@ from transformers.cache_utils import EncoderDecoderCache
 from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
+from osuT5.audio import MS_PER_FRAME
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_text, current_umask
-from osuT5.model.configuration import OsuT5Config
+from osuT5.model.configuration import CONV_STRIDE, OsuT5Config
+from osuT5.model.time_pointer import TimePointer
 from osuT5.tokenizer import PAD_ID, Tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
@@ -55,6 +60,25 @@ class OsuT5Model(nn.Module):
         self.whisper.set_input_embeddings(_decoder_embedding(self.config, self.whisper.config.init_std))
         # Caches only where asked for (decode_step, generate via its generation_config), never in training.
         self.whisper.config.use_cache = False
+        self.time_pointer: TimePointer | None = None
+        if self.config.time_pointer:
+            self.time_pointer = self._new_time_pointer()
+
+    def _new_time_pointer(self) -> TimePointer:
+        if self.tokenizer is None:
+            raise OsuT5Error("model config: time_pointer needs the tokenizer (its time steps)")
+        return TimePointer(
+            self.config.d_model, self.tokenizer, CONV_STRIDE * MS_PER_FRAME, self.config.encoder_positions
+        )
+
+    def add_time_pointer(self) -> None:
+        """Give a model trained without a pointer a new one; it starts with no effect on the logits
+        (zero query), so fine-tuning picks up where the model was."""
+        if self.time_pointer is not None:
+            return
+        self.config = replace(self.config, time_pointer=True)
+        pointer = self._new_time_pointer()
+        self.time_pointer = pointer.to(device=self.device, dtype=self.dtype)
 
     @property
     def device(self) -> torch.device:
@@ -73,16 +97,25 @@ class OsuT5Model(nn.Module):
     ) -> Seq2SeqLMOutput:
         """Teacher-forced pass. `labels` (B, T): ids < vocab_size_out, or -100 where no loss is wanted.
 
-        Returns Whisper's output: `.logits` (B, T, vocab_size_out) and, with labels, `.loss` (mean
-        cross-entropy over the labelled positions).
+        Returns `.logits` (B, T, vocab_size_out) and, with labels, `.loss` (mean cross-entropy over the
+        labelled positions, as Whisper computes it).
         """
-        return self.whisper(
-            input_features=self._prepare_mels(mels),
+        out = self.whisper.model(
+            self._prepare_mels(mels),
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
             decoder_position_ids=_positions(decoder_attention_mask, decoder_input_ids.shape[1]),
-            labels=labels,
             use_cache=False,
+        )
+        logits = self.whisper.proj_out(out.last_hidden_state)
+        if self.time_pointer is not None:
+            keys = self.time_pointer.keys(out.encoder_last_hidden_state)
+            logits = self.time_pointer.add_scores(logits, out.last_hidden_state, keys)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1))
+        return Seq2SeqLMOutput(
+            loss=loss, logits=logits, encoder_last_hidden_state=out.encoder_last_hidden_state
         )
 
     def encode(self, mels: torch.Tensor) -> torch.Tensor:
@@ -111,7 +144,16 @@ class OsuT5Model(nn.Module):
             position_ids=_positions(attention_mask, decoder_input_ids.shape[1]),
             use_cache=True,
         )
-        return self.whisper.proj_out(out.last_hidden_state), out.cache
+        logits = self.whisper.proj_out(out.last_hidden_state)
+        if self.time_pointer is not None:
+            # The pointer's keys depend only on the window, so they ride along with the cross-attention
+            # cache (the decoding loops never reorder a cache's rows).
+            keys = getattr(cache, "time_keys", None)
+            if keys is None:
+                keys = self.time_pointer.keys(encoder_hidden_states)
+            out.cache.time_keys = keys
+            logits = self.time_pointer.add_scores(logits, out.last_hidden_state, keys)
+        return logits, out.cache
 
     def generate(
         self, encoder_hidden_states: torch.Tensor, decoder_input_ids: torch.Tensor, **generate_kwargs
@@ -123,6 +165,8 @@ class OsuT5Model(nn.Module):
         `generate` is bypassed: its speech-specific steps (language detection, timestamps, forced prompt
         ids) mean nothing for our vocabulary.
         """
+        if self.time_pointer is not None:
+            raise ValueError("HF generate bypasses the time pointer; decode with decode_step (TokenDecoder)")
         if "max_length" not in generate_kwargs and "max_new_tokens" not in generate_kwargs:
             generate_kwargs["max_length"] = self.config.max_target_tokens  # HF's default is 20
         return GenerationMixin.generate(

@@ -203,14 +203,16 @@ def _run(s: _Session, progress: Progress) -> dict[str, float]:
 
 # -- model and data --
 def build_model(cfg: TrainConfig) -> nn.Module:
-    """A new model from cfg.model, or the pretrained one (its own config and tokenizer), with LoRA
-    adapters when enabled. `lora_path` without LoRA training merges that adapter into the base."""
+    """A new model from cfg.model, or the pretrained one (its own config and tokenizer, plus a time
+    pointer if cfg.model.time_pointer asks for one), with LoRA adapters when enabled. `lora_path` without LoRA training merges that adapter into the base."""
     if cfg.pretrained_path is None:
         window_ms = cfg.model.max_source_frames * MS_PER_FRAME
         tokenizer = Tokenizer(TokenizerConfig(window_ms=window_ms, descriptors=DEFAULT_DESCRIPTORS))
         model: nn.Module = OsuT5Model(cfg.model, tokenizer)
     else:
         model = OsuT5Model.from_pretrained(cfg.pretrained_path)
+        if cfg.model.time_pointer:  # a second training stage may give a pointerless model one
+            model.add_time_pointer()
         if cfg.lora_path is not None:
             trainable = {name for name, p in model.named_parameters() if p.requires_grad}
             adapted = load_adapter(model, cfg.lora_path, trainable=cfg.lora.enabled)
