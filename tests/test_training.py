@@ -279,23 +279,23 @@ def test_lora_adapter_trains_saves_small_and_merges(
     torch.testing.assert_close(merged, unmerged, atol=1e-5, rtol=0)
 
 
-def test_second_stage_gives_a_pretrained_model_a_time_pointer(
+def test_fine_tuning_gives_a_pretrained_model_a_time_pointer(
     collection: Path, mel_cache: Path, tmp_path: Path
 ) -> None:
-    """The shipped model's recipe: stage 1 without a pointer, stage 2 from its final folder with one."""
+    """`model.time_pointer=true` with `pretrained_path`: a pointerless model gains one and trains it."""
     tokenizer = Tokenizer(TokenizerConfig(window_ms=256 * 8, descriptors=DEFAULT_DESCRIPTORS))
     config = OsuT5Config(d_model=64, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=128,
                          max_source_frames=256, max_target_tokens=256)  # fmt: skip
-    base_dir = OsuT5Model(config, tokenizer).save_pretrained(tmp_path / "stage1")
-    stage2 = compose_train(
-        "experiment=default_model_stage2",
+    base_dir = OsuT5Model(config, tokenizer).save_pretrained(tmp_path / "base")
+    cfg = compose_train(
         "debug=fast",
         f"pretrained_path={base_dir}",
-        *data_args(collection, mel_cache, tmp_path / "stage2"),
+        "model.time_pointer=true",
+        "optim.lr=1e-3",
+        *data_args(collection, mel_cache, tmp_path / "tuned"),
     )
-    assert stage2.model.time_pointer
-    assert math.isfinite(train(stage2)["train/loss"])
-    final = OsuT5Model.from_pretrained(tmp_path / "stage2" / "final")
+    assert math.isfinite(train(cfg)["train/loss"])
+    final = OsuT5Model.from_pretrained(tmp_path / "tuned" / "final")
     assert final.config.time_pointer and final.time_pointer is not None
     assert final.time_pointer.time_query.weight.abs().max() > 0  # it trained from its zero start
 
