@@ -244,13 +244,18 @@ def test_overfit_one_window_then_greedy_decoding_reproduces_it(collection: Path,
     assert out[0, prompt_end:].tolist() == expected
 
 
-def test_lora_adapter_trains_saves_small_and_merges(
-    collection: Path, mel_cache: Path, tmp_path: Path
-) -> None:
+def save_small_base(folder: Path) -> tuple[Path, OsuT5Config, Tokenizer]:
+    """A small untrained model folder on 2 s windows, to fine-tune from."""
     tokenizer = Tokenizer(TokenizerConfig(window_ms=256 * 8, descriptors=DEFAULT_DESCRIPTORS))
     config = OsuT5Config(d_model=64, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=128,
                          max_source_frames=256, max_target_tokens=256)  # fmt: skip
-    base_dir = OsuT5Model(config, tokenizer).save_pretrained(tmp_path / "base")
+    return OsuT5Model(config, tokenizer).save_pretrained(folder), config, tokenizer
+
+
+def test_lora_adapter_trains_saves_small_and_merges(
+    collection: Path, mel_cache: Path, tmp_path: Path
+) -> None:
+    base_dir, config, tokenizer = save_small_base(tmp_path / "base")
     cfg = compose_train(
         "experiment=lora",
         "debug=fast",
@@ -283,10 +288,7 @@ def test_fine_tuning_gives_a_pretrained_model_a_time_pointer(
     collection: Path, mel_cache: Path, tmp_path: Path
 ) -> None:
     """`model.time_pointer=true` with `pretrained_path`: a pointerless model gains one and trains it."""
-    tokenizer = Tokenizer(TokenizerConfig(window_ms=256 * 8, descriptors=DEFAULT_DESCRIPTORS))
-    config = OsuT5Config(d_model=64, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=128,
-                         max_source_frames=256, max_target_tokens=256)  # fmt: skip
-    base_dir = OsuT5Model(config, tokenizer).save_pretrained(tmp_path / "base")
+    base_dir, _, _ = save_small_base(tmp_path / "base")
     cfg = compose_train(
         "debug=fast",
         f"pretrained_path={base_dir}",
