@@ -131,6 +131,35 @@ def test_only_the_open_block_limits_time(random_model: OsuT5Model) -> None:
     )
 
 
+def test_strictly_increasing_rows_never_repeat_a_time(random_model: OsuT5Model, monkeypatch) -> None:
+    """The timing pass's rows: a model that loves one time step may write it once, not again and again."""
+    tokenizer = random_model.tokenizer
+    first, last = tokenizer.type_range(EventType.TIME_SHIFT)
+    beat = tokenizer.encode(Event(EventType.BEAT))
+    decode_step = random_model.decode_step
+
+    def loves_step_60_then_beats(encoder, ids, cache=None, mask=None):
+        logits, cache = decode_step(encoder, ids, cache, mask)
+        logits = logits.clone()
+        after_time = (ids[:, -1:] >= first) & (ids[:, -1:] <= last)
+        logits[..., first + 60] += 50.0
+        logits[..., beat] += torch.where(after_time, 100.0, 0.0)  # close each group with a beat
+        return logits, cache
+
+    monkeypatch.setattr(random_model, "decode_step", loves_step_60_then_beats)
+    open_block = [1, tokenizer.context_sos(ContextType.TIMING), first + 60, beat]
+    rows = {}
+    for strict in (False, True):
+        request = DecodeRequest(
+            prompt=open_block, encoder_row=0, stop_ids=frozenset({EOS_ID}), strictly_increasing=strict
+        )
+        [tokens] = _decode(random_model, [request], seed=0, temperature=0.0)
+        rows[strict] = [t - first for t in tokens if first <= t <= last]
+    assert rows[False][:3] == [60, 60, 60]  # without the rule the favourite repeats
+    assert rows[True] and 60 not in rows[True]  # the prompt's t60 was the last of it
+    assert all(a < b for a, b in zip(rows[True], rows[True][1:], strict=False))
+
+
 def test_cfg_needs_and_uses_negative_prompts(random_model: OsuT5Model) -> None:
     request = DecodeRequest(prompt=[1], encoder_row=0, stop_ids=frozenset({EOS_ID}))
     with pytest.raises(ValueError, match="negative prompt"):

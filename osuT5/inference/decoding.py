@@ -34,6 +34,9 @@ class DecodeRequest:
     min_time_step: int = 0  # earliest TIME_SHIFT step it may emit
     stop_time_step: int | None = None  # a TIME_SHIFT at or past this step ends the row, not kept
     negative_prompt: list[int] | None = None  # the unconditional prompt (CFG); required when cfg_scale > 1
+    # Each TIME_SHIFT must be later than the previous one (the TIMING stream never repeats a time;
+    # a map's chords and kiai toggles do).
+    strictly_increasing: bool = False
 
 
 def last_time_step(ids: list[int], tokenizer: Tokenizer) -> int:
@@ -46,6 +49,25 @@ def last_time_step(ids: list[int], tokenizer: Tokenizer) -> int:
         if not tokenizer.is_event(token):  # SOS or a context marker: the open block starts here
             return 0
     return 0
+
+
+def _after_prompt(request: DecodeRequest, tokenizer: Tokenizer) -> int:
+    """The earliest step after the prompt: its open block's last time, or with `strictly_increasing`
+    the step after it."""
+    step = last_time_step(request.prompt, tokenizer)
+    if request.strictly_increasing and _open_block_has_time(request.prompt, tokenizer):
+        return step + 1
+    return step
+
+
+def _open_block_has_time(ids: list[int], tokenizer: Tokenizer) -> bool:
+    first, last = tokenizer.type_range(EventType.TIME_SHIFT)
+    for token in reversed(ids):
+        if first <= token <= last:
+            return True
+        if not tokenizer.is_event(token):
+            return False
+    return False
 
 
 class Decoder:
@@ -131,8 +153,9 @@ class Decoder:
 
         n_steps = self.time_last - self.time_first + 1
         min_step = torch.tensor(
-            [max(r.min_time_step, last_time_step(r.prompt, self.tokenizer)) for r in requests], device=device
+            [max(r.min_time_step, _after_prompt(r, self.tokenizer)) for r in requests], device=device
         )
+        later = torch.tensor([int(r.strictly_increasing) for r in requests], device=device)
         stop_step = torch.tensor(
             [n_steps if r.stop_time_step is None else r.stop_time_step for r in requests], device=device
         )
@@ -171,7 +194,7 @@ class Decoder:
             keep = ~done & ~ends
             for row in torch.nonzero(keep).flatten().tolist():
                 new[row].append(int(token[row]))
-            min_step = torch.where(keep & is_time, torch.maximum(min_step, step), min_step)
+            min_step = torch.where(keep & is_time, torch.maximum(min_step, step + later), min_step)
             done |= ends
             if bool(done.all()):
                 break

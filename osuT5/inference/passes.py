@@ -124,6 +124,7 @@ class PassRunner:
             negative_prompt=self.prompt(stream, stream.negative or stream.conditions, window)
             if cfg
             else None,
+            strictly_increasing=stream.context == ContextType.TIMING,
         )
 
     def _commit(self, stream: Stream, window: Window, new_ids: list[int]) -> None:
