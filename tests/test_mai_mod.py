@@ -81,7 +81,10 @@ def test_redline_moved_15ms_is_the_top_timing_suggestion(song: Path, clean) -> N
     report = _review(path)
     [top] = sorted(report.by_category()["timing"], key=lambda s: -s.score)[:1]
     assert abs(top.time_ms - fault.time_ms) <= 20, top.line()
-    assert "15 ms earlier" in top.expected  # the correction puts the objects back on its ticks
+    # The correction undoes the move: exactly from the objects' ticks, or within the 10 ms time step
+    # when the timing pass's beats decide it.
+    shift = re.search(r"offset (\d+) ms earlier", top.expected)
+    assert shift and abs(int(shift.group(1)) - 15) <= 5, top.expected
     assert not any("offset" in s.event["token"] for s in clean.suggestions)  # no offset doubt untouched
 
 

@@ -508,9 +508,20 @@ def _before(events: list[Event], ms: int) -> list[Event]:
 def _merge_greenlines(
     reference: Beatmap, generated: Beatmap, start_ms: int, end_ms: int
 ) -> list[TimingPoint]:
-    """Reference redlines and its greenlines outside the range; generated greenlines inside it."""
+    """Reference redlines and its greenlines outside the range; generated greenlines inside it. A
+    generated greenline would otherwise carry its slider velocity past `end_ms`, so the reference's
+    own state there (its greenline in effect, or the redline's plain 1.0x) is restored 1 ms after."""
     outside = [p for p in reference.timing_points if p.uninherited or not start_ms <= p.time <= end_ms]
     inside = [p for p in generated.timing_points if not p.uninherited and start_ms <= p.time <= end_ms]
+    if inside:
+        resume = end_ms + 1
+        before = [p for p in reference.timing_points if p.time <= resume]
+        in_effect = before[-1] if before else None
+        if in_effect is not None and not any(p.time == resume and not p.uninherited for p in outside):
+            restored = replace(in_effect, time=float(resume), uninherited=False)
+            if in_effect.uninherited:  # no greenline since the redline: plain slider velocity
+                restored = replace(restored, beat_length=-100.0)
+            outside.append(restored)
     return sorted(outside + inside, key=lambda p: (p.time, not p.uninherited))
 
 
