@@ -42,32 +42,28 @@ class DecodeRequest:
 def last_time_step(ids: list[int], tokenizer: Tokenizer) -> int:
     """The last TIME_SHIFT step of the open block at the end of `ids` (0 if none): generation may
     not go back before it. Given blocks earlier in the prompt (the timing) do not count."""
+    step = _open_block_time(ids, tokenizer)
+    return 0 if step is None else step
+
+
+def _open_block_time(ids: list[int], tokenizer: Tokenizer) -> int | None:
+    """The last TIME_SHIFT step of the open block at the end of `ids`, None if it has none."""
     first, last = tokenizer.type_range(EventType.TIME_SHIFT)
     for token in reversed(ids):
         if first <= token <= last:
             return token - first
         if not tokenizer.is_event(token):  # SOS or a context marker: the open block starts here
-            return 0
-    return 0
+            return None
+    return None
 
 
 def _after_prompt(request: DecodeRequest, tokenizer: Tokenizer) -> int:
     """The earliest step after the prompt: its open block's last time, or with `strictly_increasing`
     the step after it."""
-    step = last_time_step(request.prompt, tokenizer)
-    if request.strictly_increasing and _open_block_has_time(request.prompt, tokenizer):
-        return step + 1
-    return step
-
-
-def _open_block_has_time(ids: list[int], tokenizer: Tokenizer) -> bool:
-    first, last = tokenizer.type_range(EventType.TIME_SHIFT)
-    for token in reversed(ids):
-        if first <= token <= last:
-            return True
-        if not tokenizer.is_event(token):
-            return False
-    return False
+    step = _open_block_time(request.prompt, tokenizer)
+    if step is None:
+        return 0
+    return step + 1 if request.strictly_increasing else step
 
 
 class Decoder:
