@@ -92,6 +92,10 @@ class OptimSettings:
     eps: float = 1e-8
     warmup_steps: int = 500  # linear warm-up from lr / warmup_steps to lr
     total_steps: int = 20000  # updates in the whole run
+    # Seconds of updates the run may take (a lent GPU, a night): once warm-up is over, total_steps is
+    # lowered to the updates that fit at the speed measured so far, so the schedule still decays to
+    # its end. None: run all total_steps.
+    time_budget_s: float | None = None
     schedule: Schedule = Schedule.cosine  # decay from the end of warm-up to total_steps
     final_lr_fraction: float = 0.1  # lr at total_steps, as a fraction of lr
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 disables clipping

@@ -3,6 +3,7 @@ and render_set / the CLI write Songs-style folders that the audio front end deco
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from scipy.signal import resample_poly
 
 from osuT5.audio import MS_PER_FRAME, SAMPLE_RATE, load_audio, log_mel_spectrogram
 from osuT5.beatmap import Beatmap, TimingIndex, parse_beatmap_file
+from osuT5.data.collection import set_key
 from osuT5.data.render import main, render_set, render_song, song_length_ms
 
 RENDER_RATE = 22050
@@ -163,3 +165,24 @@ def test_cli(corpus_dir, tmp_path, capsys):
     assert missing.returncode == 1
     assert missing.stderr.count("\n") == 1 and "not found" in missing.stderr
     assert not (tmp_path / "out2").exists()
+
+
+def test_cli_leaves_out_excluded_sets(corpus_dir, tmp_path, capsys):
+    """--exclude-sets keeps a model's held-out sets out of a new training render."""
+    std = sorted((corpus_dir / "beatmaps" / "std").rglob("*.osu"))[:20]
+    keys = {p: set_key(parse_beatmap_file(p), p) for p in std}
+    first, other = std[0], next(p for p in std if keys[p] != keys[std[0]])
+    src = tmp_path / "src"
+    src.mkdir()
+    for path in (first, other):
+        (src / path.name).write_bytes(path.read_bytes())
+    held_out = tmp_path / "held_out_sets.json"
+    held_out.write_text(json.dumps([keys[first]]))
+
+    argv = [str(src), str(tmp_path / "out"), "--format", "wav", "--exclude-sets", str(held_out)]
+    assert main(argv) == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [f"{other.stem}_v0"]
+
+    held_out.write_text('{"set:1": true}')
+    assert main([*argv[:2], "--exclude-sets", str(held_out)]) == 1
+    assert "expected a JSON list of set keys" in capsys.readouterr().err

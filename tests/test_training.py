@@ -20,6 +20,7 @@ import torch
 from accelerate.state import AcceleratorState, GradientState
 from hydra import compose, initialize_config_dir
 
+import osuT5.training.loop as loop_module
 from osuT5.beatmap import parse_beatmap_file, write_beatmap_file
 from osuT5.config import OptimSettings, Schedule, TrainConfig, load_config
 from osuT5.data.collection import find_beatmaps
@@ -31,6 +32,7 @@ from osuT5.model.modeling import WEIGHTS_FILE
 from osuT5.style import DEFAULT_DESCRIPTORS
 from osuT5.tokenizer import EOS_ID, SOS_ID, Tokenizer, TokenizerConfig
 from osuT5.training import load_with_lora, train
+from osuT5.training.evaluate import main as evaluate_main
 from osuT5.training.loop import STATE_FILE, list_checkpoints
 from osuT5.training.metrics import KINDS, TokenMetrics, kind_table
 from osuT5.training.optim import build_optimizer, build_scheduler, lr_factor, param_groups
@@ -139,6 +141,32 @@ def test_debug_fast_trains_two_steps(collection: Path, mel_cache: Path, tmp_path
         train(
             compose_train("debug=fast", "resume=never", *data_args(collection, mel_cache, tmp_path / "run"))
         )
+
+
+def test_time_budget_ends_the_run_with_a_fitted_schedule(
+    collection: Path, mel_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Calibrate after 1 + 3 updates instead of 5 + 40, so that the test is short.
+    monkeypatch.setattr(loop_module._TimeBudget, "SKIP_STEPS", 1)
+    monkeypatch.setattr(loop_module._TimeBudget, "CALIBRATION_STEPS", 3)
+    budget_s = 6.0
+    cfg = compose_train(
+        "debug=fast", "optim.total_steps=100000", "optim.lr=1e-3", "optim.final_lr_fraction=0.1",
+        f"optim.time_budget_s={budget_s}", "checkpoint_every=100000", "eval_every=100000",
+        *data_args(collection, mel_cache, tmp_path / "run"),
+    )  # fmt: skip
+    started = time.perf_counter()
+    metrics = train(cfg)
+    took = time.perf_counter() - started
+
+    (checkpoint,) = list_checkpoints(tmp_path / "run")
+    state = json.loads((checkpoint / STATE_FILE).read_text())
+    assert 4 < metrics["step"] == state["step"] < 100000
+    # The fitted end is saved for a resume, and the schedule decayed towards it, not to step 100000.
+    assert state["total_steps"] is not None and metrics["step"] <= state["total_steps"]
+    assert metrics["train/lr"] < 0.5e-3
+    assert budget_s * 0.5 < took < budget_s * 4 + 30  # model build and final save come on top
+    assert (tmp_path / "run" / "final").is_dir()
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(
@@ -287,8 +315,10 @@ def test_lora_adapter_trains_saves_small_and_merges(
 def test_fine_tuning_gives_a_pretrained_model_a_time_pointer(
     collection: Path, mel_cache: Path, tmp_path: Path
 ) -> None:
-    """`model.time_pointer=true` with `pretrained_path`: a pointerless model gains one and trains it."""
-    base_dir, _, _ = save_small_base(tmp_path / "base")
+    """`model.time_pointer=true` with `pretrained_path`: a pointerless model gains one and trains it.
+    The base is saved in fp16, as shipped models are; training runs in fp32 all the same."""
+    base_dir, config, tokenizer = save_small_base(tmp_path / "base")
+    OsuT5Model(config, tokenizer).save_pretrained(base_dir, dtype=torch.float16)
     cfg = compose_train(
         "debug=fast",
         f"pretrained_path={base_dir}",
@@ -300,6 +330,9 @@ def test_fine_tuning_gives_a_pretrained_model_a_time_pointer(
     final = OsuT5Model.from_pretrained(tmp_path / "tuned" / "final")
     assert final.config.time_pointer and final.time_pointer is not None
     assert final.time_pointer.time_query.weight.abs().max() > 0  # it trained from its zero start
+    assert final.time_pointer.time_query.weight.dtype == torch.float32
+    weights = safetensors.torch.load_file(tmp_path / "tuned" / "final" / WEIGHTS_FILE)
+    assert {t.dtype for t in weights.values()} == {torch.float32}
 
 
 @pytest.mark.slow
@@ -373,3 +406,18 @@ def test_token_metrics_per_kind() -> None:
     assert summary["accuracy_time"] == 0.0 and summary["accuracy_time_shift_fuzzy"] == 1.0
     assert summary["accuracy_type"] == 1.0 and summary["accuracy_other"] == 1.0
     assert "accuracy_position" not in summary
+
+
+def test_evaluate_on_a_given_list_of_held_out_sets(collection: Path, tmp_path: Path, capsys) -> None:
+    """`python -m osuT5.training.evaluate MODEL ROOT --sets held_out_sets.json` scores exactly the
+    songs of those sets, whatever split the model was trained with."""
+    base_dir, _, _ = save_small_base(tmp_path / "base")
+    entries = find_beatmaps(collection)
+    first = entries[0].set_key
+    sets_file = tmp_path / "held_out_sets.json"
+    sets_file.write_text(json.dumps([first]))
+    argv = [str(base_dir), str(collection), "--batches", "2", "--sets", str(sets_file)]
+    assert evaluate_main(argv) == 0
+    figures = dict(item.split("=") for item in capsys.readouterr().out.split())
+    assert int(figures["songs"]) == sum(e.set_key == first for e in entries) == 1
+    assert 0 < int(figures["windows"]) <= 16 and math.isfinite(float(figures["loss"]))

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import functools
 import io
+import json
 import math
 import multiprocessing
 import sys
@@ -33,6 +34,7 @@ from osuT5.beatmap import (
 )
 from osuT5.beatmap.objects import HITSOUND_CLAP, HITSOUND_FINISH, HITSOUND_WHISTLE
 from osuT5.data.beatmap_events import ResolvedSample, object_samples
+from osuT5.data.collection import set_key
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_bytes
 
@@ -744,12 +746,15 @@ def render_set(
     sample_rate: int = 22050,
     progress: bool = False,
     workers: int = 1,
+    exclude_sets: set[str] | None = None,
 ) -> list[Path]:
     """Render `variants` songs for every .osu under `src_dir` (or for one .osu file) into
     `out_dir/<name>_v<k>/`: the audio plus a copy of the beatmap naming it. Returns the written .osu
     paths. Beatmaps that cannot be read or rendered, and folders that already hold output, are
     skipped with a warning line on stderr; nothing is overwritten. `workers` > 1 renders songs in
-    that many processes; every song keeps its own seed, so the output does not depend on it."""
+    that many processes; every song keeps its own seed, so the output does not depend on it.
+    Beatmaps whose set key (`osuT5.data.collection.set_key`) is in `exclude_sets` are left out: a
+    model's held-out sets stay unseen when it is trained further on a new render."""
     from tqdm import tqdm
 
     src, out = Path(src_dir), Path(out_dir)
@@ -782,6 +787,9 @@ def render_set(
             warn(f"{e}; skipped")
             bar.update(variants)
             continue
+        if exclude_sets and set_key(beatmap, path) in exclude_sets:
+            bar.update(variants)
+            continue
         if reason := unrenderable_reason(beatmap):
             warn(f"{path}: {reason}; skipped")
             bar.update(variants)
@@ -809,6 +817,16 @@ def render_set(
     return written
 
 
+def _read_set_list(path: str) -> set[str]:
+    try:
+        keys = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise OsuT5Error(f"{path}: cannot read the set list ({e})") from e
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise OsuT5Error(f'{path}: expected a JSON list of set keys such as "set:123"')
+    return set(keys)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m osuT5.data.render",
@@ -822,8 +840,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=sorted(_SOUNDFILE_FORMATS), default="ogg", help="audio format")
     parser.add_argument("--sample-rate", type=int, choices=(22050, 44100), default=22050)
     parser.add_argument("--workers", type=int, default=1, help="songs rendered in parallel processes")
+    parser.add_argument(
+        "--exclude-sets",
+        metavar="JSON",
+        help="leave out the beatmap sets listed in this JSON list of set keys (a model's held_out_sets.json)",
+    )
     args = parser.parse_args(argv)
     try:
+        excluded = _read_set_list(args.exclude_sets) if args.exclude_sets else None
         written = render_set(
             args.src,
             args.out,
@@ -834,6 +858,7 @@ def main(argv: list[str] | None = None) -> int:
             args.sample_rate,
             progress=True,
             workers=args.workers,
+            exclude_sets=excluded,
         )
     except OsuT5Error as e:
         print(f"error: {e}", file=sys.stderr)

@@ -9,6 +9,7 @@ and the windows are the unaugmented ones training evaluates on, so the figures m
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -24,9 +25,18 @@ from osuT5.training.metrics import TokenMetrics
 
 
 @torch.inference_mode()
-def evaluate_model(model: OsuT5Model, root: Path, batches: int, batch_size: int = 8) -> dict[str, float]:
+def evaluate_model(
+    model: OsuT5Model, root: Path, batches: int, batch_size: int = 8, sets: set[str] | None = None
+) -> dict[str, float]:
+    """Teacher-forced token figures on the held-out songs of `root`: those of the model's own training
+    split, or, with `sets`, the beatmaps of those set keys (the same songs for models trained apart)."""
     data = (model.train_config or {}).get("data", {})
-    _, held_out = split_by_set(find_beatmaps(root), data.get("validation_fraction", 0.1), data.get("seed", 0))
+    if sets is not None:
+        held_out = [e for e in find_beatmaps(root) if e.set_key in sets]
+    else:
+        _, held_out = split_by_set(
+            find_beatmaps(root), data.get("validation_fraction", 0.1), data.get("seed", 0)
+        )
     cache = Path(data.get("cache_dir", "~/.cache/osuT5/mel")).expanduser()
     prepared = []
     for entry in held_out:
@@ -57,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--batches", type=int, default=12, help="batches of 8 windows (training's eval_batches)"
     )
+    parser.add_argument(
+        "--sets",
+        metavar="JSON",
+        help="evaluate on these set keys (a model's held_out_sets.json) instead of the model's own split",
+    )
     args = parser.parse_args(argv)
     try:
+        sets = set(json.loads(Path(args.sets).read_text())) if args.sets else None
         model = OsuT5Model.from_pretrained(args.model).float()
-        figures = evaluate_model(model, Path(args.root), args.batches)
+        figures = evaluate_model(model, Path(args.root), args.batches, sets=sets)
     except OsuT5Error as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -47,7 +47,7 @@ from osuT5.tokenizer import Tokenizer, TokenizerConfig
 from osuT5.training.launch import log_metrics, make_accelerator, start_trackers
 from osuT5.training.lora import add_lora, load_adapter, load_adapter_weights, merge_lora, save_adapter
 from osuT5.training.metrics import TokenMetrics
-from osuT5.training.optim import build_optimizer, build_scheduler
+from osuT5.training.optim import build_optimizer, build_scheduler, shorten_schedule
 
 log = get_logger(__name__)  # accelerate's logger: the main process speaks for all
 
@@ -65,6 +65,7 @@ class Progress:
     step: int = 0  # optimizer updates done
     epoch: int = 0
     batches_in_epoch: int = 0  # micro-batches of `epoch` each process has consumed
+    total_steps: int | None = None  # the run's end when its time budget lowered cfg.optim.total_steps
 
 
 class EpochShuffle(Sampler[int]):
@@ -107,6 +108,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     checkpoint = _checkpoint_to_resume(cfg, output_dir)
     if checkpoint is not None:
         progress = load_checkpoint(accelerator, model, checkpoint, cfg)
+        if progress.total_steps is not None:
+            shorten_schedule(scheduler, cfg.optim, progress.total_steps)
         log.info(f"resumed from {checkpoint} at step {progress.step}")
     start_trackers(accelerator, cfg.logging, cfg.wandb_project, to_dict(cfg), output_dir)
     log.info(
@@ -151,7 +154,8 @@ def _run(s: _Session, progress: Progress) -> dict[str, float]:
         s.optimizer,
         s.train_loader,
     )
-    total = cfg.optim.total_steps
+    total = progress.total_steps or cfg.optim.total_steps
+    budget = _TimeBudget(cfg, progress)
     meter = _Meter(accelerator)
     metrics: dict[str, float] = {"step": progress.step}
     bar = tqdm(
@@ -183,7 +187,15 @@ def _run(s: _Session, progress: Progress) -> dict[str, float]:
             progress.step += 1
             bar.update(1)
             metrics["step"] = progress.step
-            done = progress.step >= total
+            if budget.active and (fitted := budget.fitted_total(accelerator, progress.step)) is not None:
+                if fitted < total:
+                    total = progress.total_steps = fitted
+                    shorten_schedule(s.scheduler, cfg.optim, total)
+                    bar.total = total
+                    log.info(
+                        f"time budget: {fitted} updates fit in {cfg.optim.time_budget_s:g} s; the run ends there"
+                    )
+            done = progress.step >= total or budget.spent(accelerator, progress.step)
             if progress.step % cfg.log_every == 0 or done:
                 metrics.update(meter.flush(lr))
                 bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
@@ -201,6 +213,63 @@ def _run(s: _Session, progress: Progress) -> dict[str, float]:
     return metrics
 
 
+class _TimeBudget:
+    """cfg.optim.time_budget_s, counted from the start of this launch's updates.
+
+    Once warm-up is over (and at least CALIBRATION_STEPS updates after the first few, whose data
+    loader start and kernel warm-up would skew it), the speed so far sets how many updates fit. Past
+    the budget the run stops anyway (a slower later phase). Both decisions are the main process's,
+    broadcast, so that every process stops at the same update.
+    """
+
+    SKIP_STEPS = 5
+    CALIBRATION_STEPS = 40
+
+    def __init__(self, cfg: TrainConfig, progress: Progress):
+        self.seconds = cfg.optim.time_budget_s
+        self.check_every = cfg.log_every
+        self.started = time.perf_counter()
+        self.first_step = progress.step
+        self.calibrate_at = progress.step + max(cfg.optim.warmup_steps - progress.step, 0)
+        self.calibrate_at = max(self.calibrate_at, progress.step + self.SKIP_STEPS + self.CALIBRATION_STEPS)
+        self.mark: float | None = None
+        # A resumed run keeps the end it fitted before; it only stops early if time runs out.
+        self.fitted = progress.total_steps is not None
+
+    @property
+    def active(self) -> bool:
+        return self.seconds is not None and not self.fitted
+
+    def fitted_total(self, accelerator: Accelerator, step: int) -> int | None:
+        """The number of updates that fit, once, at the calibration step; None at other steps."""
+        now = time.perf_counter()
+        if step == self.first_step + self.SKIP_STEPS:
+            self.mark = now
+        if step != self.calibrate_at or self.mark is None:
+            return None
+        self.fitted = True
+        rate = (step - self.first_step - self.SKIP_STEPS) / max(now - self.mark, 1e-9)
+        remaining = self.seconds - (now - self.started)
+        return _main_process_value(accelerator, step + max(0, int(remaining * rate)))
+
+    def spent(self, accelerator: Accelerator, step: int) -> bool:
+        if self.seconds is None or step % self.check_every:
+            return False
+        over = time.perf_counter() - self.started >= self.seconds
+        if over := _main_process_value(accelerator, over):
+            log.info(f"time budget of {self.seconds:g} s spent at step {step}; the run ends here")
+        return over
+
+
+def _main_process_value(accelerator: Accelerator, value):
+    """The main process's `value` on every process."""
+    if accelerator.num_processes == 1:
+        return value
+    box = [value]
+    broadcast_object_list(box, from_process=0)
+    return box[0]
+
+
 # -- model and data --
 def build_model(cfg: TrainConfig) -> nn.Module:
     """A new model from cfg.model, or the pretrained one (its own config and tokenizer, plus a time
@@ -210,7 +279,8 @@ def build_model(cfg: TrainConfig) -> nn.Module:
         tokenizer = Tokenizer(TokenizerConfig(window_ms=window_ms, descriptors=DEFAULT_DESCRIPTORS))
         model: nn.Module = OsuT5Model(cfg.model, tokenizer)
     else:
-        model = OsuT5Model.from_pretrained(cfg.pretrained_path)
+        # Shipped models are fp16; AdamW's small updates vanish in fp16 weights, so train in fp32.
+        model = OsuT5Model.from_pretrained(cfg.pretrained_path).float()
         if cfg.model.time_pointer:  # a second training stage may give a pointerless model one
             model.add_time_pointer()
         if cfg.lora_path is not None:
@@ -264,36 +334,48 @@ def _datasets(
 
 
 def _prepare_all(entries: list[BeatmapEntry], cfg: TrainConfig) -> list[PreparedBeatmap]:
-    """Parse every beatmap and read its song's mel frames. The first pass over a collection decodes
-    every song: with data.num_workers > 1 that runs in worker processes, which only fill the mel
-    cache (sending prepared beatmaps back through a pipe is slower than preparing them here)."""
+    """Parse every beatmap and read its song's mel frames. With data.num_workers > 1, worker processes
+    decode the songs into the mel cache and turn the beatmaps into events (half a second for a map
+    of many sliders); they send back everything but the mel frames, which this process reads from the
+    cache (pickling frames through a pipe is slower than reading them)."""
     cache = expand(cfg.data.cache_dir)
     workers = min(cfg.data.num_workers, len(entries))
-    if workers > 1:
+    if workers <= 1:
+        results = [_prepare_or_error(entry, cache) for entry in entries]
+    else:
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
             workers, mp_context=spawn, initializer=torch.set_num_threads, initargs=(1,)
         ) as pool:
-            list(
-                pool.map(
-                    _fill_mel_cache, [e.audio_path for e in entries], [cache] * len(entries), chunksize=4
-                )
-            )
+            light = pool.map(_prepare_without_mel, entries, [cache] * len(entries), chunksize=4)
+            results = [
+                replace(item, mel=cached_mel(item.entry.audio_path, cache))
+                if isinstance(item, PreparedBeatmap)
+                else item
+                for item in light
+            ]
     prepared = []
-    for entry in entries:
-        try:
-            prepared.append(prepare(entry, cache))
-        except OsuT5Error as e:
-            log.warning(f"skipped {entry.osu_path}: {e}")
+    for entry, result in zip(entries, results, strict=True):
+        if isinstance(result, str):
+            log.warning(f"skipped {entry.osu_path}: {result}")
+        else:
+            prepared.append(result)
     return prepared
 
 
-def _fill_mel_cache(audio_path: Path, cache: Path) -> None:
-    """Decode one song into the mel cache (a worker's job; errors surface in `prepare` later)."""
+def _prepare_or_error(entry: BeatmapEntry, cache: Path) -> PreparedBeatmap | str:
+    """`prepare`, or the reason it failed (a message: exceptions with their own __init__ do not
+    always survive the pipe from a worker)."""
     try:
-        cached_mel(audio_path, cache)
-    except OsuT5Error:
-        pass
+        return prepare(entry, cache)
+    except OsuT5Error as e:
+        return str(e)
+
+
+def _prepare_without_mel(entry: BeatmapEntry, cache: Path) -> PreparedBeatmap | str:
+    """A worker's job: `prepare`, with the mel frames left in the cache for the parent to read."""
+    result = _prepare_or_error(entry, cache)
+    return replace(result, mel=None) if isinstance(result, PreparedBeatmap) else result
 
 
 def _loader(dataset: Dataset, cfg: TrainConfig, sampler: Sampler | None) -> DataLoader:
@@ -446,7 +528,12 @@ def load_checkpoint(accelerator: Accelerator, model: nn.Module, folder: Path, cf
             )
     accelerator.load_state(str(folder))
     _load_weights(unwrapped, folder / MODEL_FOLDER)
-    return Progress(step=state["step"], epoch=state["epoch"], batches_in_epoch=state["batches_in_epoch"])
+    return Progress(
+        step=state["step"],
+        epoch=state["epoch"],
+        batches_in_epoch=state["batches_in_epoch"],
+        total_steps=state.get("total_steps"),  # absent in checkpoints written before time budgets
+    )
 
 
 def _check_same(path: Path, group: str, saved: dict, ours: dict) -> None:

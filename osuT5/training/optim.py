@@ -61,13 +61,24 @@ def lr_factor(
     return final_fraction + (1.0 - final_fraction) * shape
 
 
-def build_scheduler(optimizer: Optimizer, settings: OptimSettings) -> LambdaLR:
-    """Stepped once per optimizer update. A partial, not a lambda, so that its state can be saved."""
-    factor = functools.partial(
+def build_scheduler(
+    optimizer: Optimizer, settings: OptimSettings, total_steps: int | None = None
+) -> LambdaLR:
+    """Stepped once per optimizer update. A partial, not a lambda, so that its state can be saved.
+    `total_steps` overrides settings.total_steps (a run shortened to fit its time budget)."""
+    return LambdaLR(optimizer, _factor(settings, total_steps or settings.total_steps))
+
+
+def shorten_schedule(scheduler: LambdaLR, settings: OptimSettings, total_steps: int) -> None:
+    """Make `scheduler` decay to its end at `total_steps` from now on (the steps taken stay taken)."""
+    scheduler.lr_lambdas = [_factor(settings, total_steps)] * len(scheduler.lr_lambdas)
+
+
+def _factor(settings: OptimSettings, total_steps: int) -> functools.partial:
+    return functools.partial(
         lr_factor,
         warmup_steps=settings.warmup_steps,
-        total_steps=settings.total_steps,
+        total_steps=total_steps,
         schedule=settings.schedule,
         final_fraction=settings.final_lr_fraction,
     )
-    return LambdaLR(optimizer, factor)
