@@ -23,7 +23,8 @@ from osuT5.errors import OsuT5Error
 from osuT5.inference.command_line import run_command
 from osuT5.inference.mai_mod import CATEGORIES, MaiModOptions, review, validate_mai_mod
 from osuT5.inference.maimod.faults import inject
-from osuT5.inference.maimod.report import editor_time
+from osuT5.inference.maimod.offsets import fold_moved_beats
+from osuT5.inference.maimod.report import Suggestion, editor_time
 from osuT5.inference.maimod.suggest import combo_numbers, group_infos, selection
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,3 +187,34 @@ def test_bad_inputs_fail_with_one_line(song: Path, tmp_path: Path, capsys) -> No
 def test_validate_names_the_option() -> None:
     with pytest.raises(OsuT5Error, match="per_category"):
         validate_mai_mod(MaiModOptions(beatmap_path="x.osu", per_category=0))
+
+
+def test_beats_moved_by_a_wrong_offset_fold_into_its_suggestion(corpus_dir: Path) -> None:
+    """The offset suggestion takes in the beat suggestions of its own section that lean its way, and
+    their top score; beats leaning the other way, after the next redline, or objects stay apart."""
+    beatmap = parse_beatmap_file(
+        corpus_dir
+        / "beatmaps/std/brandondong-osu-beatmap-generator/Komine Lisa - unity - TV Size - Yudragen - Normal.osu"
+    )
+    assert [p.time for p in beatmap.timing_points if p.uninherited][:2] == [1365.0, 48788.0]
+
+    def suggestion(time_ms: int, score: float, kind: str, shift: int | None, context: str = "timing"):
+        token = "offset (beats)" if kind == "timing_point" and shift is None else "time_shift"
+        event = {"context": context, "kind": kind, "time_ms": time_ms, "object_time_ms": None,
+                 "token": token, "value": -15 if token.startswith("offset") else time_ms}  # fmt: skip
+        category = "timing" if context == "timing" else "rhythm"
+        return Suggestion(
+            category, time_ms, score, "m", "expected its offset 15 ms earlier", event, (), shift
+        )
+
+    offset = suggestion(1365, 2.0, "timing_point", None)
+    moved = [suggestion(5000, 5.0, "beat", -10), suggestion(9000, 6.5, "measure", -12)]
+    other_way = suggestion(12000, 4.0, "beat", 10)
+    next_section = suggestion(50000, 7.0, "beat", -10)
+    same_step = suggestion(13000, 3.0, "beat", -5)  # "about the same time": not moved
+    an_object = suggestion(6000, 9.0, "circle", -10, context="map")
+    kept = fold_moved_beats([offset, *moved, other_way, next_section, same_step, an_object], beatmap)
+
+    assert kept == [offset, other_way, next_section, same_step, an_object]
+    assert offset.score == 6.5
+    assert offset.expected.endswith("it explains 2 beats the model expected earlier")

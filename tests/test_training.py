@@ -421,3 +421,25 @@ def test_evaluate_on_a_given_list_of_held_out_sets(collection: Path, tmp_path: P
     figures = dict(item.split("=") for item in capsys.readouterr().out.split())
     assert int(figures["songs"]) == sum(e.set_key == first for e in entries) == 1
     assert 0 < int(figures["windows"]) <= 16 and math.isfinite(float(figures["loss"]))
+
+
+class _StuckAfterTwo(torch.utils.data.Dataset):
+    """A dataset whose third item never comes (in time), like a stuck loader worker."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        if i >= 2:
+            time.sleep(10)
+        return torch.tensor([i])
+
+
+def test_a_stuck_loader_worker_ends_the_run_with_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loop_module, "LOADER_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(loop_module, "collate", torch.utils.data.default_collate)
+    cfg = compose_train("debug=fast", "data.root=unused", "data.num_workers=1", "optim.batch_size=1")
+    loader = loop_module._loader(_StuckAfterTwo(), cfg, None)
+    with pytest.raises(RuntimeError, match="timed out"):
+        for _ in loader:
+            pass

@@ -378,6 +378,11 @@ def _prepare_without_mel(entry: BeatmapEntry, cache: Path) -> PreparedBeatmap | 
     return replace(result, mel=None) if isinstance(result, PreparedBeatmap) else result
 
 
+# A batch takes workers about a second; one missing for this long means a worker is stuck (seen once
+# on a GPU machine), and an error with a checkpoint to resume from beats a run that waits forever.
+LOADER_TIMEOUT_S = 600.0
+
+
 def _loader(dataset: Dataset, cfg: TrainConfig, sampler: Sampler | None) -> DataLoader:
     return DataLoader(
         dataset,
@@ -385,6 +390,7 @@ def _loader(dataset: Dataset, cfg: TrainConfig, sampler: Sampler | None) -> Data
         sampler=sampler,
         collate_fn=collate,
         num_workers=cfg.data.num_workers,
+        timeout=LOADER_TIMEOUT_S if cfg.data.num_workers > 0 else 0,
         pin_memory=torch.cuda.is_available() and cfg.device is not Device.cpu,
         # Its own generator: starting an epoch must not draw from the global RNG (dropout's), or a
         # resumed run would see other dropout masks than an uninterrupted one.

@@ -164,3 +164,38 @@ def offset_suggestions(
             )
         )
     return out
+
+
+def fold_moved_beats(suggestions: list[Suggestion], beatmap: Beatmap) -> list[Suggestion]:
+    """A wrong redline offset moves every beat of its section, and each beat the model expected
+    earlier (or later) becomes a suggestion of its own; many of them would crowd the one that names
+    the cause out of the category's top. Beat and measure suggestions of a section whose redline has
+    an offset suggestion, off the same way as its correction, are folded into it: it takes their
+    highest score and says how many it explains."""
+    redline_times = sorted(p.time for p in TimingIndex(beatmap.timing_points).redlines)
+    offsets = [s for s in suggestions if s.event.get("token", "").startswith("offset") and s.event["value"]]
+    folded: set[int] = set()
+    for offset in offsets:
+        later = [t for t in redline_times if t > offset.time_ms + 1]
+        end_ms = later[0] if later else math.inf
+        direction = np.sign(offset.event["value"])
+        moved = [
+            i
+            for i, s in enumerate(suggestions)
+            if s.shift_ms is not None
+            and s.event["context"] == ContextType.TIMING.value
+            and s.event["kind"] in _MARKER_KINDS
+            and offset.time_ms <= s.time_ms < end_ms
+            and abs(s.shift_ms) > TOKEN_STEP_MS // 2  # not "about the same time"
+            and np.sign(s.shift_ms) == direction
+        ]
+        if not moved:
+            continue
+        folded.update(moved)
+        offset.score = max(offset.score, *(suggestions[i].score for i in moved))
+        way = "earlier" if direction < 0 else "later"
+        offset.expected += f"; it explains {len(moved)} beats the model expected {way}"
+    return [s for i, s in enumerate(suggestions) if i not in folded]
+
+
+_MARKER_KINDS = frozenset(e.value for e in TIMING_MARKER_EVENTS)

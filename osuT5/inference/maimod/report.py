@@ -41,6 +41,9 @@ class Suggestion:
     expected: str  # what the model expected instead, in words
     event: dict[str, Any]  # what it concerns: object kind, its time, the token type and value scored
     selection: tuple[str, ...] = ()  # what the editor selects: combo numbers, or mania `time|column`
+    # For a time that the model expected elsewhere: expected minus actual, in ms. Not in the JSON; it
+    # lets a redline's offset suggestion take in the beats that its wrong offset moved.
+    shift_ms: int | None = None
 
     @property
     def time_text(self) -> str:

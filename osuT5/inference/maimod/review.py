@@ -15,7 +15,12 @@ from osuT5.data.beatmap_events import map_events, timing_events
 from osuT5.errors import OsuT5Error
 from osuT5.events import ContextType, group_time_ms
 from osuT5.inference.decoding import Decoder
-from osuT5.inference.maimod.offsets import beat_evidence, offset_suggestions, snapping_evidence
+from osuT5.inference.maimod.offsets import (
+    beat_evidence,
+    fold_moved_beats,
+    offset_suggestions,
+    snapping_evidence,
+)
 from osuT5.inference.maimod.options import MaiModOptions, validate_mai_mod
 from osuT5.inference.maimod.report import MaiModReport, Suggestion
 from osuT5.inference.maimod.scoring import score_stream
@@ -113,6 +118,7 @@ def review(
             o.threshold,
         )
     )
+    candidates = fold_moved_beats(candidates, beatmap)
     report.suggestions = select_shown(candidates, o.per_category)
     report.candidates = len(candidates)
     report.scored_events = len(map_scores.tokens) + len(map_scores.new_combos) + len(timing_scores.tokens)

@@ -223,6 +223,9 @@ def token_suggestions(
     for score, info, category in best.values():
         message, expected = describer.message(score, info)
         time_ms = info.owner_ms if info.owner_ms is not None else (info.time_ms or 0)
+        shift = None
+        if score.event.type == EventType.TIME_SHIFT and score.expected.type == EventType.TIME_SHIFT:
+            shift = score.expected.value - score.event.value
         out.append(
             Suggestion(
                 category=category,
@@ -232,6 +235,7 @@ def token_suggestions(
                 expected=expected,
                 event=_event_dict(score.context, info, score.event),
                 selection=selection(beatmap, events, info, numbers),
+                shift_ms=shift,
             )
         )
     return out
