@@ -53,6 +53,12 @@ def token_step_to_ms(step: int) -> float:
     return float(step * TOKEN_STEP_MS + TOKEN_STEP_MS / 2)
 
 
+def duration_ms(samples: np.ndarray | torch.Tensor) -> int:
+    """Length in whole ms of mono `SAMPLE_RATE` audio. Not frames * MS_PER_FRAME: the centred STFT
+    has one frame more than the audio covers, and an object in that last frame is after the song."""
+    return len(samples) * 1000 // SAMPLE_RATE
+
+
 def n_frames_for(n_samples: int) -> int:
     """Number of frames `log_mel_spectrogram` returns for `n_samples` samples (centred STFT)."""
     return n_samples // HOP_LENGTH + 1

@@ -24,6 +24,7 @@ from osuT5.audio import (
     N_MELS,
     SAMPLE_RATE,
     TOKEN_STEP_MS,
+    duration_ms,
     frame_to_ms,
     load_audio,
     log_mel_spectrogram,
@@ -289,3 +290,11 @@ def test_token_step_decodes_to_centre(time_ms: float) -> None:
     decoded_ms = token_step_to_ms(ms_to_token_step(time_ms))
     assert abs(decoded_ms - time_ms) <= TOKEN_STEP_MS / 2 + 1e-6
     assert ms_to_frame(time_ms) * MS_PER_FRAME <= time_ms < (ms_to_frame(time_ms) + 1) * MS_PER_FRAME
+
+
+def test_duration_is_the_audio_not_its_last_frame() -> None:
+    """40 s of audio: 5,001 centred frames (40,008 ms of frames), but the song ends at 40,000 ms."""
+    samples = np.zeros(40 * SAMPLE_RATE, dtype=np.float32)
+    assert n_frames_for(len(samples)) * MS_PER_FRAME == 40_008
+    assert duration_ms(samples) == 40_000
+    assert duration_ms(samples[:-1]) == 39_999

@@ -16,7 +16,7 @@ from osuT5.inference.decoding import Decoder, DecodeRequest, SamplingOptions, la
 from osuT5.inference.options import InferenceOptions, parse_difficulties, validate
 from osuT5.inference.passes import group_starts, join_lanes, split_lanes
 from osuT5.inference.super_timing import consensus_markers, merge_redundant_redlines, timing_from_passes
-from osuT5.inference.timing_fit import timing_markers
+from osuT5.inference.timing_fit import timing_markers, timing_points_from_events
 from osuT5.inference.windows import plan_windows, tiled_windows
 from osuT5.model import OsuT5Config, OsuT5Model
 from osuT5.style import DEFAULT_DESCRIPTORS
@@ -240,3 +240,25 @@ def test_difficulty_lists_and_bad_options() -> None:
         )
     with pytest.raises(OsuT5Error, match="unknown descriptor"):
         validate(InferenceOptions(descriptors=["style/nope"]), descriptor_names=DEFAULT_DESCRIPTORS)
+
+
+def test_beat_fit_ignores_extra_half_beats_and_strays() -> None:
+    """A model's TIMING markers: most beats (in 10 ms steps), some half beats and a few strays. The
+    grid through the beats is found (the median gap made a grid of half beats of it: 285 BPM)."""
+    mpb, start = 60000 / 142, 95.0
+    events = []
+    for beat in range(90):
+        t = start + beat * mpb
+        kind = EventType.MEASURE if beat % 4 == 0 else EventType.BEAT
+        marks = [(t, kind)]
+        if beat % 3 == 1:
+            marks.append((t + mpb / 2, EventType.BEAT))  # a half beat
+        if beat in (20, 55):
+            marks.append((t + mpb / 4, EventType.BEAT))  # a stray
+        for time, k in marks:
+            events += [Event(EventType.TIME_SHIFT, int(time // 10 * 10 + 5)), Event(k)]
+    [point] = timing_points_from_events(events)
+    assert abs(point.bpm - 142) <= 0.1
+    phase = (point.time - start) % mpb
+    assert min(phase, mpb - phase) <= 5
+    assert point.meter == 4

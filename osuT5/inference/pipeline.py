@@ -20,7 +20,7 @@ import rosu_pp_py as rosu
 import torch
 
 from osu_diffusion.refine import REFINED_MODES, PositionRefiner, RefineSettings
-from osuT5.audio import MS_PER_FRAME, load_audio, log_mel_spectrogram
+from osuT5.audio import duration_ms, load_audio, log_mel_spectrogram
 from osuT5.beatmap import (
     Beatmap,
     GameMode,
@@ -344,7 +344,7 @@ def generate(
     model = load_model(o.model_path, o.lora_path, o.precision, device)
     validate(o, descriptor_names=tuple(model.tokenizer.config.descriptors))
     mel = log_mel_spectrogram(samples).numpy()
-    song_ms = int(mel.shape[1] * MS_PER_FRAME)
+    song_ms = duration_ms(samples)
     result.song_ms = song_ms
     result.timings["load"] = time.perf_counter() - t
     if o.start_time is not None and o.start_time >= song_ms:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from osuT5.audio import MS_PER_FRAME, load_audio, log_mel_spectrogram
+from osuT5.audio import duration_ms, load_audio, log_mel_spectrogram
 from osuT5.beatmap import Beatmap, GameMode, parse_beatmap_file
 from osuT5.data.beatmap_events import map_events, timing_events
 from osuT5.errors import OsuT5Error
@@ -89,7 +89,7 @@ def review(
     model = load_model(o.model_path, o.lora_path, o.precision, device)
     _check_model(model, o)
     mel = log_mel_spectrogram(samples).numpy()
-    song_ms = int(mel.shape[1] * MS_PER_FRAME)
+    song_ms = duration_ms(samples)
     report = MaiModReport(str(beatmap.path), str(audio_path))
 
     stars = star_rating(beatmap) if beatmap.hit_objects else None
