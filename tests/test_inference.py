@@ -79,15 +79,7 @@ def test_generates_a_playable_map_in_every_mode(mode: str, generated: dict[str, 
     _check_playable(generated[mode], generated[mode].parent / "audio.ogg")
 
 
-# The shipped model was trained for 90 minutes on a CPU: it writes valid maps, but with fewer notes
-# than the music has (some modes land just above or below the bar, so not strict). The acceptance
-# criterion is not met yet; see the README.
-UNDERTRAINED = pytest.mark.xfail(strict=False, reason="the shipped CPU-trained model places too few notes")
-
-
-@pytest.mark.parametrize(
-    "mode", [pytest.param(m, marks=UNDERTRAINED) for m in ("std", "taiko", "catch", "mania")]
-)
+@pytest.mark.parametrize("mode", ["std", "taiko", "catch", "mania"])
 def test_at_least_one_object_per_two_seconds_of_music(mode: str, generated: dict[str, Path]) -> None:
     objects = len(parse_beatmap_file(generated[mode]).hit_objects)
     assert objects >= _non_silent_seconds(generated[mode].parent / "audio.ogg") / 2, objects
@@ -167,16 +159,27 @@ def test_super_timing_finds_the_tempo(songs: dict[str, Path], tmp_path: Path) ->
 
 
 def test_cfg_with_negative_descriptors_changes_the_map(songs: dict[str, Path], tmp_path: Path) -> None:
+    """Guidance away from a negative prompt changes the map. The shipped model was trained on rendered
+    songs whose maps carry no descriptors, so it barely tells them apart: at cfg_scale 3 the sampled
+    map stays the same, at 10 it changes. A negative prompt equal to the positive one is no guidance."""
     audio = str(songs["std"].parent / "audio.ogg")
     plain = _run(tmp_path / "plain", audio_path=audio, descriptors=["style/clean"])
     guided = _run(
         tmp_path / "cfg",
         audio_path=audio,
         descriptors=["style/clean"],
-        cfg_scale=3.0,
+        cfg_scale=10.0,
         negative_descriptors=["style/messy"],
     )
     assert plain[0].read_bytes() != guided[0].read_bytes()
+    same_prompts = _run(
+        tmp_path / "same",
+        audio_path=audio,
+        descriptors=["style/clean"],
+        cfg_scale=10.0,
+        negative_descriptors=["style/clean"],
+    )
+    assert same_prompts[0].read_bytes() == plain[0].read_bytes()
     _check_playable(guided[0], tmp_path / "cfg" / "audio.ogg")
 
 
