@@ -79,6 +79,31 @@ def _inlier_beats(times: np.ndarray, period: float) -> tuple[np.ndarray, np.ndar
     return np.array(indices), np.array(numbers)
 
 
+REFIT_ROUNDS = 3
+
+
+def _refit_on_grid(
+    times: np.ndarray, offset: float, mpb: float
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Least squares again on every marker within the tolerance of the fitted grid, a few rounds: the
+    gap-by-gap numbering can drop good markers after a stray, and the whole song's grid takes them
+    back."""
+    indices = np.arange(len(times))
+    numbers = np.round((times - offset) / mpb)
+    for _ in range(REFIT_ROUNDS):
+        numbers = np.round((times - offset) / mpb)
+        on = np.abs(times - offset - numbers * mpb) <= GAP_TOLERANCE_MS
+        if on.sum() < 2:
+            break
+        indices = np.flatnonzero(on)
+        slope, start = np.polyfit(numbers[on], times[on], 1)
+        offset, mpb = float(start), float(slope)
+    # The redline goes on the grid line nearest the section's first marker, even when that marker is
+    # off the grid: the section starts where the model started it.
+    offset = float(offset + np.round((times[0] - offset) / mpb) * mpb)
+    return offset, float(mpb), indices, np.round((times[indices] - offset) / mpb)
+
+
 def _fit_section(
     times: np.ndarray, exact_start: bool, next_offset: float | None
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -96,8 +121,8 @@ def _fit_section(
         mask = numbers > 0
         mpb = float(np.sum((on_grid[mask] - offset) * numbers[mask]) / np.sum(numbers[mask] ** 2))
     elif len(indices) >= 2:
-        mpb, start = np.polyfit(numbers, on_grid, 1)
-        offset, mpb = float(start), float(mpb)
+        offset, mpb, indices, numbers = _refit_on_grid(times, *np.polyfit(numbers, on_grid, 1)[::-1])
+        on_grid = times[indices]
     else:
         offset, mpb = float(on_grid[0]), period
     mpb = _human_round(mpb, on_grid, offset, numbers)
