@@ -164,7 +164,9 @@ def test_time_budget_ends_the_run_with_a_fitted_schedule(
     assert 4 < metrics["step"] == state["step"] < 100000
     # The fitted end is saved for a resume, and the schedule decayed towards it, not to step 100000.
     assert state["total_steps"] is not None and metrics["step"] <= state["total_steps"]
-    assert metrics["train/lr"] < 0.5e-3
+    # The schedule was shortened: unshortened, the lr would still be at its 1e-3 peak here. (Where the
+    # budget runs out before the fitted end, on a slow machine, the run stops a little higher.)
+    assert metrics["train/lr"] < 0.9e-3
     assert budget_s * 0.5 < took < budget_s * 4 + 30  # model build and final save come on top
     assert (tmp_path / "run" / "final").is_dir()
 

@@ -472,6 +472,8 @@ def _generate_maps(
         if refiner is not None:
             beatmap = refine_positions(refiner, beatmap, conditions, o)
         make_playable(beatmap, runner.song_ms)
+        # Snapping to the timing can carry a note across the edge of the range asked for.
+        beatmap.hit_objects = [h for h in beatmap.hit_objects if start_ms <= h.time <= end_ms]
         if reference is not None and o.add_to_beatmap:
             keep = [h for h in reference.hit_objects if not start_ms <= h.time <= end_ms]
             inside = [h for h in beatmap.hit_objects if start_ms <= h.time <= end_ms]

@@ -195,7 +195,9 @@ def _run(s: _Session, progress: Progress) -> dict[str, float]:
                     log.info(
                         f"time budget: {fitted} updates fit in {cfg.optim.time_budget_s:g} s; the run ends there"
                     )
-            done = progress.step >= total or budget.spent(accelerator, progress.step)
+            if budget.spent(accelerator, progress.step):
+                total = progress.total_steps = progress.step  # ends this epoch's loop and the run's
+            done = progress.step >= total
             if progress.step % cfg.log_every == 0 or done:
                 metrics.update(meter.flush(lr))
                 bar.set_postfix(loss=f"{metrics['train/loss']:.4f}")
