@@ -163,22 +163,14 @@ def test_cfg_with_negative_descriptors_changes_the_map(songs: dict[str, Path], t
     songs whose maps carry no descriptors, so it barely tells them apart: at cfg_scale 3 the sampled
     map stays the same, at 10 it changes. A negative prompt equal to the positive one is no guidance."""
     audio = str(songs["std"].parent / "audio.ogg")
-    plain = _run(tmp_path / "plain", audio_path=audio, descriptors=["style/clean"])
-    guided = _run(
-        tmp_path / "cfg",
-        audio_path=audio,
-        descriptors=["style/clean"],
-        cfg_scale=10.0,
-        negative_descriptors=["style/messy"],
-    )
+
+    def clean_map(folder: str, **guidance) -> list[Path]:
+        return _run(tmp_path / folder, audio_path=audio, descriptors=["style/clean"], **guidance)
+
+    plain = clean_map("plain")
+    guided = clean_map("cfg", cfg_scale=10.0, negative_descriptors=["style/messy"])
     assert plain[0].read_bytes() != guided[0].read_bytes()
-    same_prompts = _run(
-        tmp_path / "same",
-        audio_path=audio,
-        descriptors=["style/clean"],
-        cfg_scale=10.0,
-        negative_descriptors=["style/clean"],
-    )
+    same_prompts = clean_map("same", cfg_scale=10.0, negative_descriptors=["style/clean"])
     assert same_prompts[0].read_bytes() == plain[0].read_bytes()
     _check_playable(guided[0], tmp_path / "cfg" / "audio.ogg")
 
