@@ -4,6 +4,7 @@ the audio they name), a folder of .osz archives, or a rendered synthetic set in 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import zipfile
 from dataclasses import dataclass
@@ -106,3 +107,14 @@ def split_by_set(entries: list[BeatmapEntry], validation_fraction: float, seed: 
 
 def load_beatmap(entry: BeatmapEntry) -> Beatmap:
     return parse_beatmap_file(entry.osu_path)
+
+
+def read_set_keys(path: str | Path) -> set[str]:
+    """The set keys in a JSON list (a model folder's held_out_sets.json), or an error naming the file."""
+    try:
+        keys = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise OsuT5Error(f"{path}: cannot read the set list ({e})") from e
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise OsuT5Error(f'{path}: expected a JSON list of set keys such as "set:123"')
+    return set(keys)

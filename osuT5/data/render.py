@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import functools
 import io
-import json
 import math
 import multiprocessing
 import sys
@@ -34,7 +33,7 @@ from osuT5.beatmap import (
 )
 from osuT5.beatmap.objects import HITSOUND_CLAP, HITSOUND_FINISH, HITSOUND_WHISTLE
 from osuT5.data.beatmap_events import ResolvedSample, object_samples
-from osuT5.data.collection import set_key
+from osuT5.data.collection import read_set_keys, set_key
 from osuT5.errors import OsuT5Error
 from osuT5.files import atomic_write_bytes
 
@@ -817,16 +816,6 @@ def render_set(
     return written
 
 
-def _read_set_list(path: str) -> set[str]:
-    try:
-        keys = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise OsuT5Error(f"{path}: cannot read the set list ({e})") from e
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise OsuT5Error(f'{path}: expected a JSON list of set keys such as "set:123"')
-    return set(keys)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m osuT5.data.render",
@@ -847,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        excluded = _read_set_list(args.exclude_sets) if args.exclude_sets else None
+        excluded = read_set_keys(args.exclude_sets) if args.exclude_sets else None
         written = render_set(
             args.src,
             args.out,

@@ -89,7 +89,6 @@ def _refit_on_grid(
     gap-by-gap numbering can drop good markers after a stray, and the whole song's grid takes them
     back."""
     indices = np.arange(len(times))
-    numbers = np.round((times - offset) / mpb)
     for _ in range(REFIT_ROUNDS):
         numbers = np.round((times - offset) / mpb)
         on = np.abs(times - offset - numbers * mpb) <= GAP_TOLERANCE_MS

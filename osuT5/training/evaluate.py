@@ -9,7 +9,6 @@ and the windows are the unaugmented ones training evaluates on, so the figures m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from osuT5.data.collection import find_beatmaps, split_by_set
+from osuT5.data.collection import find_beatmaps, read_set_keys, split_by_set
 from osuT5.data.dataset import BeatmapWindows, DataConfig, collate, prepare
 from osuT5.errors import OsuT5Error
 from osuT5.model import OsuT5Model
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        sets = set(json.loads(Path(args.sets).read_text())) if args.sets else None
+        sets = read_set_keys(args.sets) if args.sets else None
         model = OsuT5Model.from_pretrained(args.model).float()
         figures = evaluate_model(model, Path(args.root), args.batches, sets=sets)
     except OsuT5Error as e:
