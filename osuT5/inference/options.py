@@ -65,6 +65,9 @@ class InferenceOptions:
     end_time: int | None = opt(None, "ms where generation ends")
     super_timing: bool = opt(False, "average many timing passes (slower, more exact; good for variable BPM)")
     timer_iterations: int = opt(20, "timing passes that super timing combines")
+    align_timing: bool = opt(
+        True, "snap the generated BPM and offset to the song's onsets (false: the model's own fit)"
+    )
     cfg_scale: float = opt(1.0, "classifier-free guidance scale; > 1 follows the conditions more strictly")
     temperature: float = opt(0.9, "sampling temperature; 0 is greedy")
     timing_temperature: float = opt(0.0, "temperature of the timing pass (0: greedy, the most exact)")

@@ -20,7 +20,7 @@ import rosu_pp_py as rosu
 import torch
 
 from osu_diffusion.refine import REFINED_MODES, PositionRefiner, RefineSettings
-from osuT5.audio import duration_ms, load_audio, log_mel_spectrogram
+from osuT5.audio import duration_ms, load_audio, log_mel_spectrogram, onset_envelope
 from osuT5.beatmap import (
     Beatmap,
     GameMode,
@@ -34,6 +34,7 @@ from osuT5.data.beatmap_events import kiai_toggles, map_events, timing_events
 from osuT5.errors import OsuT5Error
 from osuT5.events import ContextType, Event
 from osuT5.files import atomic_write_bytes
+from osuT5.inference.beat_alignment import align_redlines
 from osuT5.inference.decoding import Decoder, SamplingOptions
 from osuT5.inference.hitsounding import add_hitsounds
 from osuT5.inference.options import AUDIO_EXTENSIONS, InferenceOptions, parse_difficulties, validate
@@ -376,6 +377,8 @@ def generate(
         redlines = _reference_redlines(reference)
     else:
         redlines = _generate_timing(o, runner, base_conditions, generator, rng, tick)
+        if o.align_timing:
+            redlines = align_redlines(redlines, onset_envelope(samples))
     if not redlines:
         result.warnings.append(f"no beat found in the audio; wrote {FALLBACK_BPM:g} BPM from 0 ms")
         redlines = [TimingPoint(0.0, 60000.0 / FALLBACK_BPM, uninherited=True)]
