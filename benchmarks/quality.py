@@ -8,8 +8,8 @@ against the source map:
   (`librosa.beat.beat_track`, its beats fitted to a grid the same way) on the same audio;
 - star control: Spearman correlation of requested and achieved star rating (rosu-pp-py) over a
   sweep from 1 to 7 stars on a few std songs;
-- validity: objects off the playfield, mania column overlaps, objects outside the song, out of
-  order, rosu-pp-py failures.
+- validity: objects off the playfield, overlaps (a mania column's, or in the other modes an object
+  on top of the previous one), objects outside the song, out of order, rosu-pp-py failures.
 
     python benchmarks/quality.py [--per-mode 6] [--excerpt-s 60] [--sweep-songs 2]
 """
@@ -171,7 +171,13 @@ def main() -> None:
                 row["seconds"].append(seconds)
                 validity = check_validity(made, result.song_ms)
                 row["valid"].append(validity.ok)
-                for field in ("outside_playfield", "column_overlaps", "outside_song", "out_of_order"):
+                for field in (
+                    "outside_playfield",
+                    "column_overlaps",
+                    "time_overlaps",
+                    "outside_song",
+                    "out_of_order",
+                ):
                     row[field].append(getattr(validity, field))
                 redlines = truth.uninherited_points
                 if len(redlines) == 1:
@@ -217,7 +223,7 @@ def main() -> None:
         print(
             f"{mode_name:6} {len(row['f1']):5d} {statistics.mean(row['f1']):9.3f} {timing:>10} {baseline:>11} "
             f"{sum(row['valid'])}/{len(row['valid']):<4} {sum(row['outside_playfield']):9d} "
-            f"{sum(row['column_overlaps']):8d} {sum(row['outside_song']):7d} {statistics.median(row['seconds']):7.1f}"
+            f"{sum(row['column_overlaps']) + sum(row['time_overlaps']):8d} {sum(row['outside_song']):7d} {statistics.median(row['seconds']):7.1f}"
         )
     if len(set(requested)) > 1:
         rho = spearmanr(requested, achieved).statistic

@@ -13,6 +13,7 @@ from .objects import (
     TimingPoint,
     column_clashes,
     mania_column,
+    time_clashes,
 )
 from .osz import read_osz, write_osz
 from .parse import parse_beatmap_bytes, parse_beatmap_file, parse_beatmap_text
@@ -31,6 +32,7 @@ __all__ = [
     "Spinner",
     "TimingIndex",
     "column_clashes",
+    "time_clashes",
     "mania_column",
     "TimingPoint",
     "beatmap_to_text",

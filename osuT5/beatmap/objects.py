@@ -169,6 +169,29 @@ def column_clashes(objects: list[HitObject], keycount: int) -> list[bool]:
     return clashes
 
 
+# Closer than this, two std / taiko / catch objects are one hit: 1/8 beat at 375 BPM. All but 18 of
+# the corpus's 787 maps of those modes keep every object further apart (the rest are gimmick maps).
+MIN_OBJECT_GAP_MS = 20.0
+# Slider and spinner ends are computed in floating point: an object on the end's tick may read 1 ms early.
+END_SLACK_MS = 1.0
+
+
+def time_clashes(objects: list[HitObject], min_gap_ms: float = MIN_OBJECT_GAP_MS) -> list[bool]:
+    """For time-ordered std, taiko or catch `objects`: does each start within `min_gap_ms` of the last
+    object that does not clash itself, or while that object (a slider, spinner or drumroll) still runs?
+    A player can follow only one object at a time in those modes."""
+    clashes = []
+    last: HitObject | None = None
+    for h in objects:
+        clash = last is not None and (
+            h.time - last.time < min_gap_ms or h.time < last.end_time - END_SLACK_MS
+        )
+        if not clash:
+            last = h
+        clashes.append(clash)
+    return clashes
+
+
 @dataclass
 class Beatmap:
     """One difficulty. Key/value sections keep every key (known or not) in file order."""

@@ -1,6 +1,8 @@
 """The last post-processing step: whatever the model emitted, the written map is playable.
 
-Objects outside the song are dropped; std and catch objects are moved inside the playfield (a slider
+Objects outside the song are dropped; in std, taiko and catch an object that starts on top of the one
+before it (within a few ms, or while a slider, spinner or drumroll still runs) is dropped; std and catch
+objects are moved inside the playfield (a slider
 moves as a whole, so its shape and length stay); a mania note that starts while its column is still
 held is dropped. Each fix is counted so the run can say what it changed.
 """
@@ -12,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 
-from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, Slider, Spinner, column_clashes
+from osuT5.beatmap import Beatmap, Circle, GameMode, HitObject, Slider, Spinner, column_clashes, time_clashes
 from osuT5.beatmap.slider_path import SliderPath
 
 FIELD = np.array([512.0, 384.0])
@@ -71,6 +73,10 @@ def make_playable(beatmap: Beatmap, song_ms: float) -> Counter:
             fixes["dropped outside the song"] += 1
             continue
         kept.append(h)
+    if beatmap.mode != GameMode.MANIA:  # mania's chords are music; elsewhere a second hit at once is not
+        clashes = time_clashes(kept)
+        fixes["dropped on top of the previous object"] += sum(clashes)
+        kept = [h for h, clash in zip(kept, clashes, strict=True) if not clash]
     if beatmap.mode in (GameMode.STD, GameMode.CATCH):
         kept = [_inside_playfield(h, fixes) for h in kept]
     if beatmap.mode == GameMode.MANIA:

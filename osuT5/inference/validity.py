@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from osuT5.beatmap import Beatmap, GameMode, Slider, Spinner, beatmap_to_text, column_clashes
+from osuT5.beatmap import Beatmap, GameMode, Slider, Spinner, beatmap_to_text, column_clashes, time_clashes
 from osuT5.beatmap.slider_path import SliderPath
 
 
@@ -13,6 +13,7 @@ class Validity:
     objects: int = 0
     outside_playfield: int = 0  # std / catch: heads or slider ends off the 512 x 384 field
     column_overlaps: int = 0  # mania: a note starting while its column is still held (or twice at once)
+    time_overlaps: int = 0  # std, taiko, catch: an object on top of the previous one (`time_clashes`)
     outside_song: int = 0  # starting before 0 or ending after the audio
     out_of_order: int = 0  # start times going backwards
     rosu_loads: bool = True
@@ -20,7 +21,11 @@ class Validity:
     @property
     def ok(self) -> bool:
         return self.rosu_loads and not (
-            self.outside_playfield or self.column_overlaps or self.outside_song or self.out_of_order
+            self.outside_playfield
+            or self.column_overlaps
+            or self.time_overlaps
+            or self.outside_song
+            or self.out_of_order
         )
 
 
@@ -41,6 +46,8 @@ def check_validity(beatmap: Beatmap, song_ms: float) -> Validity:
             report.outside_playfield += any(not (0 <= x <= 512 and 0 <= y <= 384) for x, y in points)
     if beatmap.mode == GameMode.MANIA:
         report.column_overlaps = sum(column_clashes(objects, beatmap.keycount))
+    else:
+        report.time_overlaps = sum(time_clashes(objects))
     try:
         stars = rosu.Difficulty().calculate(rosu.Beatmap(content=beatmap_to_text(beatmap))).stars
         report.rosu_loads = stars == stars  # not NaN
