@@ -8,10 +8,19 @@ from dataclasses import replace
 
 import pytest
 
-from osuT5.beatmap import Circle, GameMode, Slider, parse_beatmap_file, time_clashes
+from osuT5.beatmap import (
+    Circle,
+    GameMode,
+    Slider,
+    beatmap_to_text,
+    parse_beatmap_file,
+    parse_beatmap_text,
+    time_clashes,
+)
 from osuT5.errors import OsuT5Error
 from osuT5.inference.playable import make_playable
 from osuT5.inference.validity import check_validity
+from osuT5.roundtrip import roundtrip
 
 STD_MAP = "std/brandondong-osu-beatmap-generator/Lou Bega - Mambo No.5 - Lesjuh - Normal.osu"
 
@@ -77,3 +86,17 @@ def test_mania_chords_stay(corpus_beatmaps) -> None:
     assert fixes["dropped on top of the previous object"] == 0
     assert len(beatmap.hit_objects) == before - fixes["dropped overlapping in a mania column"]
     assert len({h.time for h in beatmap.hit_objects}) < len(beatmap.hit_objects)
+
+
+def test_a_slider_of_no_duration_is_written_with_a_token_length(corpus_dir) -> None:
+    """A slider whose end the model puts at its head keeps no duration in the written file: a length of
+    0 would make osu! play the control path's whole length, over the objects after it."""
+    beatmap = parse_beatmap_file(corpus_dir / "beatmaps" / STD_MAP)
+    beatmap.hit_objects = beatmap.hit_objects[:40]
+    slider = next(h for h in beatmap.hit_objects if isinstance(h, Slider) and h.slides == 1)
+    slider.span_duration = 0.0  # its end event lands on its head
+    rebuilt = parse_beatmap_text(beatmap_to_text(roundtrip(beatmap)))
+    [written] = [h for h in rebuilt.hit_objects if h.time == slider.time]
+    assert isinstance(written, Slider) and 0 < written.length <= 0.01
+    assert written.end_time == pytest.approx(written.time, abs=0.1)
+    assert not any(time_clashes(rebuilt.hit_objects))

@@ -31,6 +31,7 @@ from osuT5.events import (
 )
 
 PLAYFIELD_CENTRE = (256.0, 192.0)
+ZERO_SLIDER_LENGTH_PX = 0.001  # the shortest length osu! takes as written (0 means "the path's length")
 
 
 @dataclass
@@ -211,14 +212,16 @@ class ObjectBuilder:
         span_end = pending.span_end
         total = end.exact_time - head.exact_time
         span = (span_end.exact_time - head.exact_time) if span_end is not None else total
-        if total <= 0 or span <= 0:  # a zero-length slider: one slide of no duration
+        if total <= 0 or span <= 0:  # a slider of no duration: one slide
             total = span = 0.0
         slides = max(round(total / span), 1) if span > 0 else 1
         span = total / slides
         sv = head.sv if head.sv is not None else 1.0
         redline = self.timing.redline_at(head.time)
         mpb = redline.ms_per_beat if redline is not None else 500.0
-        length = sv * span * 100.0 * self.slider_multiplier / mpb
+        # Written as 0, a length means "the control path's own length" to osu!, and the slider would
+        # run over the objects after it; mappers write no-duration sliders with a token length.
+        length = max(sv * span * 100.0 * self.slider_multiplier / mpb, ZERO_SLIDER_LENGTH_PX)
         x, y = self._position(head)
         if head.type == EventType.DRUMROLL or self.mode == GameMode.TAIKO:
             curve_type, points, types = "L", [(x + length, y)], []
