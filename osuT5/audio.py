@@ -218,6 +218,7 @@ ONSET_N_FFT = 256
 ONSET_HOP = SAMPLE_RATE // 1000  # 1 ms
 ONSET_N_MELS = 64
 _ONSET_RANGE_DB = 80.0
+_ONSET_BLOCK_FRAMES = 20_000  # 20 s
 
 
 @functools.lru_cache(maxsize=1)
@@ -241,17 +242,19 @@ def onset_envelope(samples: np.ndarray | torch.Tensor) -> np.ndarray:
     audio = torch.as_tensor(samples, dtype=torch.float32)
     if audio.shape[0] <= ONSET_N_FFT // 2:
         return np.zeros(max(audio.shape[0] // ONSET_HOP, 1), dtype=np.float32)
+    # Frame i covers padded[i * hop : i * hop + n_fft], i.e. it is centred on sample i * hop.
+    padded = torch.nn.functional.pad(audio[None, None], (ONSET_N_FFT // 2,) * 2, mode="reflect")[0, 0]
+    n_frames = audio.shape[0] // ONSET_HOP + 1
     window = torch.hann_window(ONSET_N_FFT)
-    stft = torch.stft(
-        audio,
-        n_fft=ONSET_N_FFT,
-        hop_length=ONSET_HOP,
-        window=window,
-        center=True,
-        pad_mode="reflect",
-        return_complex=True,
-    )
-    db = 10.0 * torch.clamp(_onset_filters() @ (stft.abs() ** 2), min=_LOG_FLOOR).log10()
+    db = torch.empty((ONSET_N_MELS, n_frames))
+    # In blocks: a whole song's 1 ms STFT at once would take hundreds of MB.
+    for first in range(0, n_frames, _ONSET_BLOCK_FRAMES):
+        last = min(first + _ONSET_BLOCK_FRAMES, n_frames)
+        piece = padded[first * ONSET_HOP : (last - 1) * ONSET_HOP + ONSET_N_FFT]
+        stft = torch.stft(
+            piece, n_fft=ONSET_N_FFT, hop_length=ONSET_HOP, window=window, center=False, return_complex=True
+        )
+        db[:, first:last] = 10.0 * torch.clamp(_onset_filters() @ (stft.abs() ** 2), min=_LOG_FLOOR).log10()
     db = torch.maximum(db, db.max() - _ONSET_RANGE_DB)
     flux = torch.relu(db[:, 1:] - db[:, :-1]).mean(dim=0)
     flux = torch.cat([torch.zeros(1), flux])
