@@ -15,12 +15,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from quality import CORPUS, render_excerpt
+from quality import CORPUS, readable_maps, render_excerpt
 
 from osuT5.audio import load_audio, onset_envelope
-from osuT5.beatmap import parse_beatmap_file
-from osuT5.data.collection import set_key
-from osuT5.errors import OsuT5Error
 from osuT5.inference.beat_alignment import ONSET_LAG_MS, beat_comb
 from osuT5.inference.options import DEFAULT_MODEL_PATH
 from osuT5.model.ship import held_out_sets
@@ -35,12 +32,7 @@ def training_side_maps(count: int, excerpt_ms: int) -> list[Path]:
     paths = sorted(CORPUS.rglob("*.osu"))
     random.Random(0).shuffle(paths)
     picked, seen = [], set()
-    for path in paths:
-        try:
-            beatmap = parse_beatmap_file(path)
-        except OsuT5Error:
-            continue
-        key = set_key(beatmap, path)
+    for path, beatmap, key in readable_maps(paths):
         early = [h for h in beatmap.hit_objects if h.time < excerpt_ms]
         if key in held_out or key in seen or len(early) < 20 or len(beatmap.uninherited_points) != 1:
             continue

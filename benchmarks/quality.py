@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,6 +85,16 @@ def beat_track_baseline(audio_path: Path) -> tuple[float, float]:
     return 60000 / slope, float(intercept)
 
 
+def readable_maps(paths: list[Path]) -> Iterator[tuple[Path, Beatmap, str]]:
+    """(path, beatmap, set key) of each map that parses, in the given order."""
+    for path in paths:
+        try:
+            beatmap = parse_beatmap_file(path)
+        except OsuT5Error:
+            continue
+        yield path, beatmap, set_key(beatmap, path)
+
+
 def pick_held_out(per_mode: int, excerpt_ms: int, model_path: str) -> dict[str, list[Path]]:
     held_out = held_out_sets(model_path)
     if not held_out:
@@ -91,12 +102,7 @@ def pick_held_out(per_mode: int, excerpt_ms: int, model_path: str) -> dict[str, 
     picked: dict[str, list[Path]] = defaultdict(list)
     for name in MODES:
         seen_sets = set()
-        for path in sorted((CORPUS / name).rglob("*.osu")):
-            try:
-                beatmap = parse_beatmap_file(path)
-            except OsuT5Error:
-                continue
-            key = set_key(beatmap, path)
+        for path, beatmap, key in readable_maps(sorted((CORPUS / name).rglob("*.osu"))):
             early = [h for h in beatmap.hit_objects if h.time < excerpt_ms]
             if key in held_out and key not in seen_sets and len(early) >= 20 and beatmap.uninherited_points:
                 picked[name].append(path)

@@ -161,19 +161,24 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, normalize: bool
     return samples
 
 
-@functools.lru_cache(maxsize=4)
-def mel_filters(device: torch.device | str = "cpu") -> torch.Tensor:
-    """Slaney mel filterbank, shape (N_MELS, N_FFT // 2 + 1), built once per device; do not modify it."""
+def _slaney_mel(n_fft: int, n_mels: int) -> torch.Tensor:
+    """Slaney mel filterbank over F_MIN_HZ..F_MAX_HZ, shape (n_mels, n_fft // 2 + 1)."""
     filters = mel_filter_bank(
-        num_frequency_bins=N_FFT // 2 + 1,
-        num_mel_filters=N_MELS,
+        num_frequency_bins=n_fft // 2 + 1,
+        num_mel_filters=n_mels,
         min_frequency=F_MIN_HZ,
         max_frequency=F_MAX_HZ,
         sampling_rate=SAMPLE_RATE,
         norm="slaney",
         mel_scale="slaney",
     )
-    return torch.from_numpy(filters.T.astype(np.float32)).to(device)
+    return torch.from_numpy(filters.T.astype(np.float32))
+
+
+@functools.lru_cache(maxsize=4)
+def mel_filters(device: torch.device | str = "cpu") -> torch.Tensor:
+    """The model's mel filterbank, shape (N_MELS, N_FFT // 2 + 1), built once per device; do not modify it."""
+    return _slaney_mel(N_FFT, N_MELS).to(device)
 
 
 @functools.lru_cache(maxsize=4)
@@ -223,16 +228,7 @@ _ONSET_BLOCK_FRAMES = 20_000  # 20 s
 
 @functools.lru_cache(maxsize=1)
 def _onset_filters() -> torch.Tensor:
-    filters = mel_filter_bank(
-        num_frequency_bins=ONSET_N_FFT // 2 + 1,
-        num_mel_filters=ONSET_N_MELS,
-        min_frequency=F_MIN_HZ,
-        max_frequency=F_MAX_HZ,
-        sampling_rate=SAMPLE_RATE,
-        norm="slaney",
-        mel_scale="slaney",
-    )
-    return torch.from_numpy(filters.T.astype(np.float32))
+    return _slaney_mel(ONSET_N_FFT, ONSET_N_MELS)
 
 
 def onset_envelope(samples: np.ndarray | torch.Tensor) -> np.ndarray:
