@@ -78,3 +78,11 @@ def test_short_sections_and_later_redlines_keep_their_order(song) -> None:
     assert aligned[1].beat_length == short.beat_length and aligned[1].time == short.time
     assert [p.time for p in aligned] == sorted(p.time for p in aligned)
     assert abs(aligned[2].bpm - truth.bpm) <= 0.01  # the long last section is snapped
+
+
+def test_audio_without_a_beat_keeps_the_model_grid() -> None:
+    """White noise has onsets everywhere and a beat nowhere: no grid stands out, so nothing moves."""
+    noise = np.random.default_rng(0).standard_normal(16_000 * 30).astype(np.float32) * 0.3
+    guess = TimingPoint(120.0, 60000.0 / 133.0, uninherited=True)
+    [found] = align_redlines([guess], onset_envelope(noise))
+    assert (found.time, found.beat_length) == (guess.time, guess.beat_length)
