@@ -61,9 +61,13 @@ def beat_comb(
     return scores
 
 
-def _best(scores: np.ndarray) -> tuple[int, int]:
+def _best_grid(
+    envelope: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, start: float, end: float
+) -> tuple[float, float, float]:
+    """(score, offset, beat length) of the strongest grid among offsets x lengths."""
+    scores = beat_comb(envelope, offsets, lengths, start, end)
     i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return int(i), int(j)
+    return float(scores[i, j]), float(offsets[j]), float(lengths[i])
 
 
 def _coarse(envelope: np.ndarray, offset: float, mpb: float, start: float, end: float) -> tuple[float, float]:
@@ -71,13 +75,11 @@ def _coarse(envelope: np.ndarray, offset: float, mpb: float, start: float, end: 
     smooth = gaussian_filter1d(envelope, COARSE_SMOOTHING_MS)
     lengths = mpb * (1.0 + np.linspace(-TEMPO_SEARCH, TEMPO_SEARCH, COARSE_TEMPOS))
     near = offset + np.arange(-mpb / 4, mpb / 4, COARSE_PHASE_STEP_MS)
-    found = []
-    for offsets in (near, near + mpb / 2):
-        scores = beat_comb(smooth, offsets, lengths, start, end)
-        i, j = _best(scores)
-        found.append((scores[i, j], offsets[j], lengths[i]))
-    (own, *best), (shifted, *half) = found
-    return tuple(half) if shifted > HALF_BEAT_MARGIN * own else tuple(best)
+    own_score, own_offset, own_length = _best_grid(smooth, near, lengths, start, end)
+    half_score, half_offset, half_length = _best_grid(smooth, near + mpb / 2, lengths, start, end)
+    if half_score > HALF_BEAT_MARGIN * own_score:
+        return half_offset, half_length
+    return own_offset, own_length
 
 
 def _fine(
@@ -85,9 +87,7 @@ def _fine(
 ) -> tuple[float, float, float]:
     lengths = mpb + np.arange(-FINE_TEMPO_SPAN_MS, FINE_TEMPO_SPAN_MS, FINE_TEMPO_STEP_MS)
     offsets = offset + np.arange(-FINE_PHASE_SPAN_MS, FINE_PHASE_SPAN_MS, FINE_PHASE_STEP_MS)
-    scores = beat_comb(envelope, offsets, lengths, start, end)
-    i, j = _best(scores)
-    return float(offsets[j]), float(lengths[i]), float(scores[i, j])
+    return _best_grid(envelope, offsets, lengths, start, end)
 
 
 def _rounded(
@@ -112,10 +112,10 @@ def align_section(
     """(offset, beat length) of the grid near (offset, mpb) that best fits the onsets in
     [start_ms, end_ms); the given grid when the section holds fewer than MIN_BEATS beats or its onsets
     show no beat (MIN_ONSET_CONTRAST)."""
-    if (end_ms - start_ms) / mpb < MIN_BEATS or mpb <= 0:
+    if mpb <= 0 or (end_ms - start_ms) / mpb < MIN_BEATS:
         return offset, mpb
     coarse_offset, coarse_mpb = _coarse(envelope, offset, mpb, start_ms, end_ms)
-    fine_offset, fine_mpb, score = _fine(envelope, coarse_offset, coarse_mpb, start_ms, end_ms)
+    score, fine_offset, fine_mpb = _fine(envelope, coarse_offset, coarse_mpb, start_ms, end_ms)
     section = envelope[max(int(start_ms), 0) : max(int(end_ms), 0)]
     if not len(section) or score <= MIN_ONSET_CONTRAST * float(section.mean()):
         return offset, mpb

@@ -479,8 +479,7 @@ def _generate_maps(
         beatmap.hit_objects = [h for h in beatmap.hit_objects if start_ms <= h.time <= end_ms]
         if reference is not None and o.add_to_beatmap:
             keep = [h for h in reference.hit_objects if not start_ms <= h.time <= end_ms]
-            inside = [h for h in beatmap.hit_objects if start_ms <= h.time <= end_ms]
-            beatmap.hit_objects = sorted(keep + inside, key=lambda h: h.time)
+            beatmap.hit_objects = sorted(keep + beatmap.hit_objects, key=lambda h: h.time)
             beatmap.timing_points = _merge_greenlines(reference, beatmap, start_ms, end_ms)
         if reference is not None and "KIAI" in contexts:
             _copy_kiai(reference, beatmap)

@@ -1,10 +1,10 @@
 """The last post-processing step: whatever the model emitted, the written map is playable.
 
 Objects outside the song are dropped; in std, taiko and catch an object that starts on top of the one
-before it (within a few ms, or while a slider, spinner or drumroll still runs) is dropped; std and catch
-objects are moved inside the playfield (a slider
-moves as a whole, so its shape and length stay); a mania note that starts while its column is still
-held is dropped. Each fix is counted so the run can say what it changed.
+before it (within 20 ms, or while a slider, spinner or drumroll still runs) is dropped; std and catch
+objects are moved inside the playfield (a slider moves as a whole, so its shape and length stay); a
+mania note that starts while its column is still held is dropped. Each fix is counted so the run can
+say what it changed.
 """
 
 from __future__ import annotations
