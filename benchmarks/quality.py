@@ -194,6 +194,8 @@ def main() -> None:
                     b_bpm, b_off = beat_track_baseline(audio)
                     d_bpm, d_off = grid_error(b_bpm, b_off, true_bpm, true_offset)
                     row["baseline_ok"].append(d_bpm <= 0.1 and d_off <= 5)
+                row["asked"].append(target)
+                row["stars"].append(result.maps[0].stars)
                 print(
                     f"{mode_name} {source.name[:60]}: F1 {row['f1'][-1]:.2f}, {len(made.hit_objects)} objects "
                     f"(source {len(truth.hit_objects)}), stars {result.maps[0].stars:.2f} (asked {target:.2f}), "
@@ -216,7 +218,11 @@ def main() -> None:
                 )
                 requested.append(stars)
                 achieved.append(result.maps[0].stars)
-            print(f"sweep {source.name[:60]}: {[round(a, 2) for a in achieved[-7:]]}", flush=True)
+            song_rho = spearmanr(range(1, 8), achieved[-7:]).statistic
+            print(
+                f"sweep {source.name[:60]}: {[round(a, 2) for a in achieved[-7:]]}, Spearman {song_rho:.3f}",
+                flush=True,
+            )
 
     print(f"\nheld-out songs, first {args.excerpt_s} s of each, model {args.model}")
     print(
@@ -230,6 +236,18 @@ def main() -> None:
             f"{mode_name:6} {len(row['f1']):5d} {statistics.mean(row['f1']):9.3f} {timing:>10} {baseline:>11} "
             f"{sum(row['valid'])}/{len(row['valid']):<4} {sum(row['outside_playfield']):9d} "
             f"{sum(row['column_overlaps']) + sum(row['time_overlaps']):8d} {sum(row['outside_song']):7d} {statistics.median(row['seconds']):7.1f}"
+        )
+    # Across songs the request is the source map's rating: this shows whether ratings follow the songs.
+    asked = [a for row in rows.values() for a in row["asked"]]
+    stars = [a for row in rows.values() for a in row["stars"]]
+    if len(asked) > 2:
+        per_mode = ", ".join(
+            f"{m} {spearmanr(r['asked'], r['stars']).statistic:.2f}"
+            for m, r in rows.items()
+            if len(r["asked"]) > 2
+        )
+        print(
+            f"stars across songs (asked: the source's): Spearman {spearmanr(asked, stars).statistic:.2f} ({per_mode})"
         )
     if len(set(requested)) > 1:
         rho = spearmanr(requested, achieved).statistic
